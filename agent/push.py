@@ -1,0 +1,178 @@
+"""Delivery of spooled snapshots to the collector: gzip over HTTP, backoff with jitter.
+
+Outcomes per snapshot:
+
+* 200: acknowledged, removed from the spool;
+* 409 ``unknown_fingerprint``: the collector lacks the fingerprint a hash-only
+  snapshot names; the full fingerprint is put back in and the snapshot resent;
+* 429 / 503 / other 5xx / network failure: retried with exponential backoff and
+  full jitter, honouring ``Retry-After``; left in the spool when retries run out;
+* 401 / 403: the token is wrong, not the snapshot; delivery stops, nothing is lost;
+* any other 4xx: the collector will never take it; moved to the dead-letter
+  folder with the collector's message, logged once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import httpx
+from envparity.agent.spool import Spool, atomic_write
+
+log = logging.getLogger("envparity.agent.push")
+
+Verdict = Literal["acked", "retry", "dead", "need_fingerprint", "unauthorized"]
+MAX_RETRY_AFTER_S = 300.0
+
+
+@dataclass
+class SendResult:
+    verdict: Verdict
+    message: str = ""
+    retry_after_s: float | None = None
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    remaining: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def delivered_all(self) -> bool:
+        return self.remaining == 0
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return min(float(value), MAX_RETRY_AFTER_S) if value else None
+    except ValueError:
+        return None
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text))
+    except ValueError:
+        return response.text[:500]
+
+
+def classify(response: httpx.Response) -> SendResult:
+    """What a collector response means for the snapshot that was sent."""
+    status = response.status_code
+    if status == 200:
+        duplicate = bool(response.json().get("duplicate"))
+        return SendResult("acked", "duplicate" if duplicate else "stored")
+    message = f"HTTP {status}: {_message(response)}"
+    if status == 409 and "unknown_fingerprint" in response.text:
+        return SendResult("need_fingerprint", message)
+    if status in (429, 503) or status >= 500:
+        return SendResult("retry", message, _retry_after(response))
+    if status in (401, 403):
+        return SendResult("unauthorized", message)
+    return SendResult("dead", message)
+
+
+class Pusher:
+    """Sends gzip snapshot bodies to one collector."""
+
+    def __init__(
+        self,
+        collector_url: str,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        attempts: int = 4,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(base_url=collector_url.rstrip("/"), headers=headers,
+                                    timeout=timeout_s)
+        self.attempts, self.backoff_base_s, self.backoff_cap_s = attempts, backoff_base_s, backoff_cap_s
+        self._sleep = sleep
+        self.on_attempt: Callable[[SendResult, float], None] | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send(self, body_gz: bytes) -> SendResult:
+        started = time.perf_counter()
+        try:
+            result = classify(self._client.post("/v1/snapshots", content=body_gz))
+        except httpx.HTTPError as exc:
+            result = SendResult("retry", f"{type(exc).__name__}: {exc}")
+        if self.on_attempt:
+            self.on_attempt(result, time.perf_counter() - started)
+        return result
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        jitter = random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))
+        return max(retry_after or 0.0, jitter)
+
+    def _with_fingerprint(self, spool: Spool, path: Path, body_gz: bytes) -> bytes | None:
+        data = json.loads(gzip.decompress(body_gz))
+        fp_hash = data.get("fingerprint_hash")
+        full = spool.load_fingerprint(fp_hash) if fp_hash else None
+        if full is None:
+            return None
+        data["fingerprint"] = json.loads(full)
+        new_body = gzip.compress(json.dumps(data).encode())
+        atomic_write(path, new_body)
+        return new_body
+
+    def deliver_one(self, spool: Spool, path: Path) -> SendResult:
+        """Send one spooled snapshot, retrying as its outcome allows."""
+        body = path.read_bytes()
+        result = SendResult("retry", "not sent")
+        for attempt in range(self.attempts):
+            result = self.send(body)
+            if result.verdict == "need_fingerprint":
+                fixed = self._with_fingerprint(spool, path, body)
+                if fixed is None:
+                    return SendResult("dead", result.message + " (full fingerprint not in spool)")
+                body = fixed
+                result = self.send(body)
+            if result.verdict != "retry":
+                return result
+            if attempt + 1 < self.attempts:
+                self._sleep(self._backoff(attempt, result.retry_after_s))
+        return result
+
+    def deliver(self, spool: Spool) -> DeliveryReport:
+        """Send every pending snapshot in sequence order; stop at the first that cannot go."""
+        report = DeliveryReport()
+        pending = spool.pending()
+        for index, path in enumerate(pending):
+            result = self.deliver_one(spool, path)
+            if result.verdict == "acked":
+                data = json.loads(gzip.decompress(path.read_bytes()))
+                spool.acknowledge(path, data.get("fingerprint_hash") or
+                                  (data.get("fingerprint") or {}).get("hash"))
+                report.sent += 1
+                report.duplicates += result.message == "duplicate"
+            elif result.verdict == "dead":
+                spool.dead_letter(path, result.message)
+                report.dead += 1
+            else:
+                report.remaining = len(pending) - index
+                report.errors.append(result.message)
+                log.warning("collector unavailable (%s); %d snapshot(s) stay spooled",
+                            result.message, report.remaining)
+                break
+        return report

@@ -1,0 +1,87 @@
+"""Agent settings, with every default read from environment variables in this one place.
+
+| variable                  | meaning                                   | default                  |
+|---------------------------|-------------------------------------------|--------------------------|
+| ENVPARITY_COLLECTOR       | collector base URL                        | http://127.0.0.1:8400    |
+| ENVPARITY_SERVICE         | service name                              | (required)               |
+| ENVPARITY_ENVIRONMENT     | environment name                          | (required)               |
+| ENVPARITY_TOKEN           | bearer token for the collector            | none                     |
+| ENVPARITY_AGENT_ID        | agent id (else kept in the spool)         | <pod or host>-<random>   |
+| ENVPARITY_SPOOL_DIR       | spool directory                           | user state dir           |
+| ENVPARITY_SPOOL_MAX_BYTES | spool size bound                          | 268435456                |
+| ENVPARITY_PUSH_TIMEOUT_S  | HTTP timeout per push                     | 10                       |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envparity.agent.fingerprint import FingerprintSources
+from envparity.agent.spool import DEFAULT_MAX_BYTES
+from platformdirs import user_state_dir
+
+DEFAULT_COLLECTOR = "http://127.0.0.1:8400"
+
+
+class SettingsError(ValueError):
+    """A missing or malformed agent setting."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value else default
+
+
+def env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def default_spool_dir(service: str, environment: str) -> Path:
+    return Path(user_state_dir("envparity")) / "spool" / f"{service}-{environment}"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    service: str
+    environment: str
+    collector: str = DEFAULT_COLLECTOR
+    token: str | None = None
+    agent_id: str | None = None
+    spool_dir: Path | None = None
+    spool_max_bytes: int = DEFAULT_MAX_BYTES
+    push_timeout_s: float = 10.0
+    push_attempts: int = 4
+    sources: FingerprintSources = field(default_factory=FingerprintSources)
+
+    @property
+    def spool_path(self) -> Path:
+        return self.spool_dir or default_spool_dir(self.service, self.environment)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> AgentSettings:
+        """Settings from ENVPARITY_* variables; keyword arguments that are not None win."""
+        values: dict[str, object] = {
+            "service": env_str("ENVPARITY_SERVICE"),
+            "environment": env_str("ENVPARITY_ENVIRONMENT"),
+            "collector": env_str("ENVPARITY_COLLECTOR", DEFAULT_COLLECTOR),
+            "token": env_str("ENVPARITY_TOKEN"),
+            "agent_id": env_str("ENVPARITY_AGENT_ID"),
+            "spool_dir": Path(p) if (p := env_str("ENVPARITY_SPOOL_DIR")) else None,
+            "spool_max_bytes": int(env_number("ENVPARITY_SPOOL_MAX_BYTES", DEFAULT_MAX_BYTES)),
+            "push_timeout_s": env_number("ENVPARITY_PUSH_TIMEOUT_S", 10.0),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for required in ("service", "environment"):
+            if not values.get(required):
+                raise SettingsError(
+                    f"{required} is required: pass --{required} or set ENVPARITY_{required.upper()}"
+                )
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,172 @@
+"""Durable on-disk spool: snapshots wait here, in sequence order, until acknowledged.
+
+Layout of a spool directory::
+
+    state.json                agent id, next sequence, last acknowledged fingerprint, losses
+    pending/<seq>.json.gz     snapshots not yet acknowledged (the exact body that is sent)
+    fingerprints/<hash>.json  full fingerprints, to resend when the collector lacks one
+    dead/<seq>.json.gz        snapshots the collector refused, beside <seq>.error.txt
+    .lock                     held by the one process that owns this spool
+
+Every write goes to a temporary file that is fsynced and renamed, so a crash at
+any point leaves either the old or the new file, never a torn one. The spool is
+bounded by bytes and by age; when a bound is hit the oldest pending snapshots
+are dropped, counted in ``state.json`` and logged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger("envparity.agent.spool")
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_AGE_S = 7 * 24 * 3600
+
+
+class SpoolLocked(RuntimeError):
+    """Another process owns this spool directory."""
+
+
+@dataclass
+class SpoolState:
+    agent_id: str
+    next_sequence: int = 0
+    acked_fingerprint: str | None = None
+    dropped: int = 0
+    dead_lettered: int = 0
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def default_agent_id() -> str:
+    host = os.environ.get("POD_NAME") or os.uname().nodename or "agent"
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in host)[:100].strip("-._")
+    return f"{safe or 'agent'}-{uuid.uuid4().hex[:8]}"
+
+
+class Spool:
+    """A spool directory owned by one agent process at a time."""
+
+    def __init__(
+        self,
+        root: Path,
+        agent_id: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age_s: float = DEFAULT_MAX_AGE_S,
+    ) -> None:
+        if max_bytes <= 0 or max_age_s <= 0:
+            raise ValueError("spool limits must be positive")
+        self.root = root
+        self.max_bytes, self.max_age_s = max_bytes, max_age_s
+        for sub in ("pending", "fingerprints", "dead"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise SpoolLocked(f"spool {root} is in use by another agent process") from None
+        self.state = self._load_state(agent_id)
+
+    def close(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def _load_state(self, agent_id: str | None) -> SpoolState:
+        path = self.root / "state.json"
+        if path.exists():
+            state = SpoolState(**json.loads(path.read_text()))
+            if agent_id and agent_id != state.agent_id:
+                log.warning("spool %s belonged to agent %s; now %s (sequence continues)",
+                            self.root, state.agent_id, agent_id)
+                state.agent_id = agent_id
+        else:
+            state = SpoolState(agent_id=agent_id or default_agent_id())
+        self._save(state)
+        return state
+
+    def _save(self, state: SpoolState | None = None) -> None:
+        atomic_write(self.root / "state.json", json.dumps(asdict(state or self.state)).encode())
+
+    def next_sequence(self) -> int:
+        """Reserve the next sequence number durably before the snapshot is written."""
+        seq = self.state.next_sequence
+        self.state.next_sequence = seq + 1
+        self._save()
+        return seq
+
+    def put(self, sequence: int, snapshot_json: bytes) -> Path:
+        path = self.root / "pending" / f"{sequence:012d}.json.gz"
+        atomic_write(path, gzip.compress(snapshot_json, compresslevel=6))
+        self.enforce_limits()
+        return path
+
+    def pending(self) -> list[Path]:
+        """Pending snapshots, oldest sequence first."""
+        return sorted((self.root / "pending").glob("*.json.gz"))
+
+    def pending_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.pending())
+
+    def acknowledge(self, path: Path, fingerprint_hash: str | None) -> None:
+        if fingerprint_hash:
+            self.state.acked_fingerprint = fingerprint_hash
+            self._save()
+        path.unlink(missing_ok=True)
+
+    def dead_letter(self, path: Path, message: str) -> None:
+        dead = self.root / "dead" / path.name
+        os.replace(path, dead)
+        atomic_write(dead.with_suffix("").with_suffix(".error.txt"), message.encode())
+        self.state.dead_lettered += 1
+        self._save()
+        log.error("collector refused %s; moved to %s: %s", path.name, dead, message)
+
+    def save_fingerprint(self, fp_hash: str, fingerprint_json: bytes) -> None:
+        path = self.root / "fingerprints" / f"{fp_hash}.json"
+        if not path.exists():
+            atomic_write(path, fingerprint_json)
+
+    def load_fingerprint(self, fp_hash: str) -> bytes | None:
+        path = self.root / "fingerprints" / f"{fp_hash}.json"
+        return path.read_bytes() if path.exists() else None
+
+    def enforce_limits(self) -> int:
+        """Drop the oldest pending snapshots beyond the byte or age bound; returns how many."""
+        files = [(p, p.stat()) for p in self.pending()]
+        total = sum(st.st_size for _, st in files)
+        now, dropped = time.time(), 0
+        for path, st in files[:-1]:  # never drop the newest snapshot
+            if total <= self.max_bytes and now - st.st_mtime <= self.max_age_s:
+                break
+            path.unlink(missing_ok=True)
+            total -= st.st_size
+            dropped += 1
+        if dropped:
+            self.state.dropped += dropped
+            self._save()
+            log.warning("spool limit reached: dropped %d oldest snapshot(s) (%d lost in total)",
+                        dropped, self.state.dropped)
+        return dropped

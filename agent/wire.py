@@ -1,0 +1,330 @@
+"""Wire format v1: the only contract between an agent and the collector.
+
+A snapshot is what one agent observed in one window: a header naming the agent,
+its sequence number and the window, plus optional sections. The collector
+imports nothing else from the agent package, so everything both sides must agree
+on (names, units, bucket bounds) is defined here.
+
+Versioning: ``wire_version`` is ``MAJOR.MINOR``. A collector accepts any minor
+version of the major it speaks (unknown fields are ignored) and refuses another
+major version with a message that names both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+WIRE_MAJOR = 1
+WIRE_MINOR = 0
+WIRE_VERSION = f"{WIRE_MAJOR}.{WIRE_MINOR}"
+
+# Latency histogram upper bounds in seconds, shared by agent and collector so
+# that windows from any agent merge bucket by bucket. The last bucket is +Inf.
+LATENCY_BUCKETS_S: tuple[float, ...] = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+)
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,126}$"
+Name = Annotated[str, Field(pattern=_NAME, description="service, environment or agent name")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a UTC offset (e.g. 2026-01-01T00:00:00Z)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: unknown fields from newer minor versions are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
+class HostIdentity(WireModel):
+    hostname: str | None = None
+    pod: str | None = None
+    namespace: str | None = None
+    node: str | None = None
+    container: str | None = None
+
+
+class Header(WireModel):
+    wire_version: str = WIRE_VERSION
+    agent_id: Name
+    sequence: int = Field(ge=0, description="monotonically increasing per agent")
+    service: Name
+    environment: Name
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    agent_version: str
+    host: HostIdentity = Field(default_factory=HostIdentity)
+
+    @model_validator(mode="after")
+    def _window_order(self) -> Header:
+        if self.window_end < self.window_start:
+            raise ValueError("window_end is before window_start")
+        return self
+
+
+# --- fingerprint -----------------------------------------------------------
+
+
+class ConfigValue(WireModel):
+    """One configuration value. Secrets carry ``redacted`` and a salted hash, never the value."""
+
+    value: str | None = None
+    redacted: bool = False
+    hash: str | None = Field(default=None, description="salted PBKDF2 hash of a redacted value")
+
+    @model_validator(mode="after")
+    def _secret_has_no_value(self) -> ConfigValue:
+        if self.redacted and self.value is not None:
+            raise ValueError("a redacted config value must not carry its value")
+        return self
+
+
+class ConfigFile(WireModel):
+    sha256: Sha256 | None = Field(default=None, description="hash of the file; absent if redacted")
+    format: str
+    keys: dict[str, ConfigValue] = Field(default_factory=dict)
+
+
+class ConfigFingerprint(WireModel):
+    env: dict[str, ConfigValue] = Field(default_factory=dict)
+    files: dict[str, ConfigFile] = Field(default_factory=dict)
+
+
+class PythonInfo(WireModel):
+    version: str
+    implementation: str
+
+
+class CodeFingerprint(WireModel):
+    python: PythonInfo
+    packages: dict[str, str] = Field(default_factory=dict, description="normalised name -> version")
+    packages_source: str = "importlib"
+    image: str | None = None
+    image_digest: str | None = None
+    revision: str | None = None
+
+
+class ArtifactFile(WireModel):
+    sha256: Sha256
+    size_bytes: int = Field(ge=0)
+
+
+class Artifact(WireModel):
+    kind: Literal["file", "directory"]
+    sha256: Sha256 = Field(description="file hash, or hash of the directory manifest")
+    size_bytes: int = Field(ge=0)
+    manifest: dict[str, ArtifactFile] | None = None
+
+
+class ArtifactAlias(WireModel):
+    target: str
+    sha256: Sha256
+
+
+class ArtifactsFingerprint(WireModel):
+    items: dict[str, Artifact] = Field(default_factory=dict)
+    aliases: dict[str, ArtifactAlias] = Field(default_factory=dict)
+
+
+class GpuIdentity(WireModel):
+    index: int
+    name: str
+    uuid: str
+    memory_total_bytes: int | None = None
+    driver_version: str | None = None
+    cuda_driver_version: str | None = None
+    compute_capability: str | None = None
+    mig_mode: bool | None = None
+    pci_bus_id: str | None = None
+    vbios_version: str | None = None
+    power_limit_watts: float | None = None
+
+
+class ComputeFingerprint(WireModel):
+    platform: str
+    machine: str
+    cpu_model: str | None = None
+    cpu_count: int | None = None
+    memory_bytes: int | None = None
+    cgroup_cpu_limit: float | None = Field(default=None, description="CPUs; None if unlimited")
+    cgroup_memory_limit_bytes: int | None = None
+    gpus: list[GpuIdentity] = Field(default_factory=list)
+
+
+class FingerprintBody(WireModel):
+    code: CodeFingerprint
+    config: ConfigFingerprint = Field(default_factory=ConfigFingerprint)
+    artifacts: ArtifactsFingerprint = Field(default_factory=ArtifactsFingerprint)
+    compute: ComputeFingerprint
+
+
+class Fingerprint(FingerprintBody):
+    hash: Sha256
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_matches(cls, data: Any) -> Any:
+        # Checked on the JSON as sent, so that fields of a newer minor version count too.
+        if isinstance(data, dict) and "hash" in data:
+            expected = canonical_hash({k: v for k, v in data.items() if k != "hash"})
+            if data["hash"] != expected:
+                raise ValueError(f"fingerprint hash {data['hash']} does not match its content")
+        return data
+
+
+def canonical_hash(data: Any) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no whitespace) of JSON-like data."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def fingerprint_hash(body: FingerprintBody) -> str:
+    """Content hash of a fingerprint (its own ``hash`` field excluded)."""
+    return canonical_hash(body.model_dump(mode="json", exclude={"hash"}))
+
+
+def seal_fingerprint(body: FingerprintBody) -> Fingerprint:
+    """Attach the content hash to a fingerprint body."""
+    data = body.model_dump(mode="json", exclude={"hash"})
+    return Fingerprint.model_validate({**data, "hash": canonical_hash(data)})
+
+
+# --- requests, samples, GPU (filled by later agent features) ---------------
+
+
+class RequestAggregates(WireModel):
+    """Exact counts over every request in the window (not only sampled ones)."""
+
+    requests: int = Field(ge=0)
+    errors: dict[str, int] = Field(default_factory=dict, description="error class -> count")
+    latency_bucket_bounds_s: list[float] = Field(default_factory=lambda: list(LATENCY_BUCKETS_S))
+    latency_bucket_counts: list[int] = Field(
+        default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1),
+        description="non-cumulative counts; one more than the bounds (+Inf)",
+    )
+    latency_sum_s: float = 0.0
+
+    @model_validator(mode="after")
+    def _buckets_consistent(self) -> RequestAggregates:
+        if len(self.latency_bucket_counts) != len(self.latency_bucket_bounds_s) + 1:
+            raise ValueError("latency_bucket_counts must have one entry more than the bounds")
+        if sum(self.latency_bucket_counts) > self.requests:
+            raise ValueError("latency histogram counts more requests than 'requests'")
+        if sum(self.errors.values()) > self.requests:
+            raise ValueError("errors exceed requests")
+        return self
+
+
+FeatureValue = float | int | bool | str | None
+
+
+class Sample(WireModel):
+    request_id: str | None = None
+    ts: UtcDatetime
+    features: dict[str, FeatureValue] = Field(default_factory=dict)
+    prediction: float | str | None = None
+    confidence: float | None = None
+    latency_s: float | None = None
+    model_version: str | None = None
+    error: str | None = None
+
+
+class Outcome(WireModel):
+    request_id: str
+    outcome: float | str | int | bool
+    ts: UtcDatetime | None = None
+
+
+class GpuMetrics(WireModel):
+    """Per-GPU window summary; metric names follow dcgm-exporter field names where one exists."""
+
+    uuid: str
+    index: int
+    lost: bool = False
+    values: dict[str, float] = Field(default_factory=dict)
+
+
+class GpuSection(WireModel):
+    devices: list[GpuMetrics] = Field(default_factory=list)
+
+
+# --- snapshot ----------------------------------------------------------------
+
+
+class UnsupportedWireVersion(ValueError):
+    """Raised for a snapshot whose major wire version this side does not speak."""
+
+
+def check_wire_version(version: Any) -> None:
+    """Refuse a major version other than ours with a sentence naming both."""
+    match = re.fullmatch(r"(\d+)\.(\d+)", str(version))
+    if not match:
+        raise UnsupportedWireVersion(
+            f"wire_version {version!r} is not of the form MAJOR.MINOR; this side speaks {WIRE_VERSION}"
+        )
+    if int(match.group(1)) != WIRE_MAJOR:
+        raise UnsupportedWireVersion(
+            f"unsupported wire version {version}: this side speaks {WIRE_MAJOR}.x; "
+            "upgrade the collector or pin the agent to a matching release"
+        )
+
+
+class Snapshot(WireModel):
+    header: Header
+    fingerprint: Fingerprint | None = None
+    fingerprint_hash: Sha256 | None = Field(
+        default=None, description="sent instead of the full fingerprint when unchanged"
+    )
+    requests: RequestAggregates | None = None
+    samples: list[Sample] | None = None
+    outcomes: list[Outcome] | None = None
+    gpu: GpuSection | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_version(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("header"), dict):
+            check_wire_version(data["header"].get("wire_version", WIRE_VERSION))
+        return data
+
+    @model_validator(mode="after")
+    def _fingerprint_consistent(self) -> Snapshot:
+        if self.fingerprint is not None and self.fingerprint_hash not in (None, self.fingerprint.hash):
+            raise ValueError("fingerprint_hash differs from the hash of the fingerprint sent")
+        return self
+
+    @property
+    def effective_fingerprint_hash(self) -> str | None:
+        return self.fingerprint.hash if self.fingerprint else self.fingerprint_hash
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a v1 snapshot, as committed in ``agent/wire_schema_v1.json``."""
+    schema = Snapshot.model_json_schema()
+    schema["$id"] = f"https://envparity.dev/schemas/snapshot-v{WIRE_MAJOR}.json"
+    schema["title"] = f"envparity snapshot, wire version {WIRE_VERSION}"
+    return schema
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

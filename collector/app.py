@@ -1,0 +1,144 @@
+"""The collector's HTTP API (FastAPI): ingest, queries, health and metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from envparity.agent.wire import Snapshot
+from envparity.collector.auth import AuthError, Authorizer
+from envparity.collector.body import BodyError, parse_json, read_body
+from envparity.collector.metrics import CollectorMetrics
+from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
+from envparity.collector.store import SequenceConflict, Store, UnknownFingerprint
+from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+log = logging.getLogger("envparity.collector")
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def create_app(
+    store: Store,
+    authorizer: Authorizer | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    metrics: CollectorMetrics | None = None,
+) -> FastAPI:
+    """The collector application over a store."""
+    auth = authorizer or Authorizer(None)
+    stats = metrics or CollectorMetrics()
+    app = FastAPI(title="envparity collector", version="1")
+    app.state.store, app.state.metrics = store, stats
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
+        return _error(exc.status, exc.message)
+
+    @app.post("/v1/snapshots")
+    async def ingest(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        response = await _ingest(request)
+        stats.ingest_seconds.observe(time.perf_counter() - started)
+        return response
+
+    async def _ingest(request: Request) -> JSONResponse:
+        try:
+            body = await read_body(
+                request.stream(), request.headers.get("content-encoding"), max_body_bytes
+            )
+            data = parse_json(body)
+        except BodyError as exc:
+            stats.snapshots.labels(outcome=f"rejected_{exc.status}").inc()
+            return _error(exc.status, exc.message)
+        try:
+            snap = Snapshot.model_validate(data)
+        except ValidationError as exc:
+            stats.snapshots.labels(outcome="rejected_422").inc()
+            errors = _validation_errors(exc)
+            first = errors[0]
+            return _error(422, f"invalid snapshot: {first['field']}: {first['message']}",
+                          errors=errors)
+        header = snap.header
+        try:
+            auth.check_write(request.headers.get("authorization"), header.service, header.environment)
+        except AuthError as exc:
+            stats.snapshots.labels(outcome=f"rejected_{exc.status}").inc()
+            raise
+        try:
+            result = await run_in_threadpool(
+                store.ingest, snap, hashlib.sha256(body).hexdigest(), datetime.now(UTC)
+            )
+        except (UnknownFingerprint, SequenceConflict) as exc:
+            stats.snapshots.labels(outcome="rejected_409").inc()
+            code = "unknown_fingerprint" if isinstance(exc, UnknownFingerprint) else "conflict"
+            return _error(409, str(exc), code=code)
+        stats.snapshots.labels(outcome="duplicate" if result.duplicate else "stored").inc()
+        for table, count in result.rows.items():
+            stats.rows.labels(table=table).inc(count)
+        return JSONResponse({
+            "status": "ok", "duplicate": result.duplicate, "agent_id": header.agent_id,
+            "sequence": header.sequence, "rows": result.rows,
+        })
+
+    @app.get("/v1/environments")
+    def environments(request: Request) -> dict[str, Any]:
+        auth.check_read(request.headers.get("authorization"))
+        return {"environments": store.environments()}
+
+    @app.get("/v1/fingerprints", response_model=None)
+    def fingerprint(request: Request, service: str, environment: str) -> Any:
+        auth.check_read(request.headers.get("authorization"))
+        fp = store.latest_fingerprint(service, environment)
+        if fp is None:
+            return _error(404, f"no fingerprint stored for {service}/{environment}")
+        return fp.model_dump(mode="json")
+
+    @app.get("/v1/fingerprints/diff", response_model=None)
+    def fingerprint_diff(
+        request: Request, service: str, baseline: str = Query(...), target: str = Query(...)
+    ) -> Any:
+        auth.check_read(request.headers.get("authorization"))
+        fps = {env: store.latest_fingerprint(service, env) for env in (baseline, target)}
+        missing = [env for env, fp in fps.items() if fp is None]
+        if missing:
+            return _error(404, f"no fingerprint stored for {service}/{', '.join(missing)}")
+        items = diff_fingerprints(fps[baseline], fps[target])  # type: ignore[arg-type]
+        return {"service": service, "baseline": baseline, "target": target,
+                "status": diff_status(items), "items": [i.as_dict() for i in items]}
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", response_model=None)
+    def ready() -> Any:
+        try:
+            store.ping()
+        except Exception as exc:  # any failure to reach the store means not ready
+            log.warning("store not reachable: %s", exc)
+            return _error(503, f"store not reachable: {type(exc).__name__}")
+        return {"status": "ready"}
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(stats.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,1 @@
+"""Parity evaluation: statistics, layer checks and fingerprint diffs."""

@@ -1,0 +1,224 @@
+"""Fingerprint diff: added, removed and changed items between two fingerprints, with severity.
+
+Each fingerprint is flattened to ``(dimension, key) -> value`` entries, then the
+two are compared. Severity comes from an ordered rule list (first match wins):
+a user's rules come before the defaults below. Secrets are compared by their
+salted hash and always shown as ``[redacted]``.
+
+Default rules, in order:
+
+* ignore host-specific variables (``HOSTNAME``, ``POD_*``, ``KUBERNETES_*``, ...);
+* packages and Python: a major or minor version change fails, a patch change
+  warns, an added or removed package warns;
+* image, image digest and revision changes warn;
+* every other config key (added, removed, changed) fails;
+* every artifact change fails;
+* compute differences warn.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from envparity.agent.wire import ConfigValue, Fingerprint
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Dimension = Literal["code", "config", "artifacts", "compute"]
+Change = Literal["added", "removed", "changed"]
+Severity = Literal["fail", "warn", "info", "ignore"]
+Level = Literal["major", "minor", "patch", "other"]
+REDACTED = "[redacted]"
+
+
+class DiffRule(BaseModel):
+    """One severity rule; every field it names must match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dimension: str = "*"
+    key: str = "*"
+    change: Change | Literal["*"] = "*"
+    level: Level | Literal["*"] = "*"
+    severity: Severity
+
+
+class DiffRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[DiffRule] = Field(default_factory=list)
+
+
+_IGNORED_ENV = (
+    "HOSTNAME", "HOST_IP", "POD_*", "NODE_NAME", "KUBERNETES_*", "*_SERVICE_HOST",
+    "*_SERVICE_PORT*", "*_PORT_*_TCP*", "HOME", "PWD", "OLDPWD", "SHLVL", "_", "TERM*",
+    "SSH_*", "ENVPARITY_ENVIRONMENT", "ENVPARITY_AGENT_ID",
+)
+
+DEFAULT_RULES: tuple[DiffRule, ...] = (
+    *(DiffRule(dimension="config", key=f"env:{name}", severity="ignore") for name in _IGNORED_ENV),
+    DiffRule(dimension="code", key="package:*", change="changed", level="major", severity="fail"),
+    DiffRule(dimension="code", key="package:*", change="changed", level="minor", severity="fail"),
+    DiffRule(dimension="code", key="package:*", change="changed", level="other", severity="fail"),
+    DiffRule(dimension="code", key="package:*", severity="warn"),
+    DiffRule(dimension="code", key="python.version", level="patch", severity="warn"),
+    DiffRule(dimension="code", key="python.*", severity="fail"),
+    DiffRule(dimension="code", severity="warn"),
+    DiffRule(dimension="config", severity="fail"),
+    DiffRule(dimension="artifacts", severity="fail"),
+    DiffRule(dimension="compute", key="gpu*", severity="fail"),
+    DiffRule(dimension="compute", severity="warn"),
+)
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be read or does not follow the rule schema."""
+
+
+def load_rules(path: Path | None) -> tuple[DiffRule, ...]:
+    """A user's rules from a YAML file, followed by the defaults."""
+    if path is None:
+        return DEFAULT_RULES
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        user = DiffRules.model_validate(data).rules
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise RulesError(f"rules file {path}: {exc}") from None
+    return (*user, *DEFAULT_RULES)
+
+
+@dataclass(frozen=True)
+class DiffItem:
+    dimension: Dimension
+    change: Change
+    key: str
+    baseline: str | None
+    target: str | None
+    severity: Severity
+    detail: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "dimension": self.dimension, "change": self.change, "key": self.key,
+            "baseline": self.baseline, "target": self.target,
+            "severity": self.severity, "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    shown: str | None
+    compared: str | None
+    secret: bool = False
+
+
+def _config_entry(value: ConfigValue) -> _Entry:
+    if value.redacted:
+        return _Entry(REDACTED, value.hash, secret=True)
+    return _Entry(value.value, value.value)
+
+
+def _plain(value: object) -> _Entry:
+    text = None if value is None else str(value)
+    return _Entry(text, text)
+
+
+def _flatten(fp: Fingerprint) -> Iterator[tuple[tuple[Dimension, str], _Entry]]:
+    code = fp.code
+    yield ("code", "python.version"), _plain(code.python.version)
+    yield ("code", "python.implementation"), _plain(code.python.implementation)
+    for field in ("image", "image_digest", "revision"):
+        if getattr(code, field) is not None:
+            yield ("code", field), _plain(getattr(code, field))
+    for name, version in code.packages.items():
+        yield ("code", f"package:{name}"), _plain(version)
+    for name, value in fp.config.env.items():
+        yield ("config", f"env:{name}"), _config_entry(value)
+    for fname, cfile in fp.config.files.items():
+        for key, value in cfile.keys.items():
+            yield ("config", f"file:{fname}:{key}"), _config_entry(value)
+    for name, art in fp.artifacts.items.items():
+        yield ("artifacts", f"artifact:{name}"), _plain(art.sha256)
+    for name, alias in fp.artifacts.aliases.items():
+        yield ("artifacts", f"alias:{name}"), _plain(alias.sha256)
+    compute = fp.compute.model_dump(exclude={"gpus"})
+    for field, value in compute.items():
+        if value is not None:
+            yield ("compute", field), _plain(value)
+    yield ("compute", "gpu.count"), _plain(len(fp.compute.gpus))
+    for gpu in fp.compute.gpus:
+        for field in ("name", "memory_total_bytes", "driver_version", "cuda_driver_version",
+                      "compute_capability", "mig_mode"):
+            value = getattr(gpu, field)
+            if value is not None:
+                yield ("compute", f"gpu{gpu.index}.{field}"), _plain(value)
+
+
+def version_level(old: str | None, new: str | None) -> Level:
+    """How far apart two versions are: major, minor, patch, or other (unparseable)."""
+    try:
+        a, b = Version(str(old)), Version(str(new))
+    except InvalidVersion:
+        return "other"
+    ra, rb = (a.release + (0, 0, 0))[:3], (b.release + (0, 0, 0))[:3]
+    if ra[0] != rb[0]:
+        return "major"
+    if ra[1] != rb[1]:
+        return "minor"
+    return "patch"
+
+
+def _severity(rules: Iterable[DiffRule], dim: str, key: str, change: Change, level: Level) -> Severity:
+    for rule in rules:
+        if (
+            fnmatch.fnmatchcase(dim, rule.dimension)
+            and fnmatch.fnmatchcase(key, rule.key)
+            and rule.change in ("*", change)
+            and rule.level in ("*", level)
+        ):
+            return rule.severity
+    return "info"
+
+
+def _detail(key: str, change: Change, base: _Entry | None, targ: _Entry | None, level: Level) -> str:
+    if change == "added":
+        return f"{key} is only in the target"
+    if change == "removed":
+        return f"{key} is only in the baseline"
+    if (base and base.secret) or (targ and targ.secret):
+        return f"{key}: secret value differs (compared by salted hash, not shown)"
+    if key.startswith("package:") or key == "python.version":
+        return f"{key}: {level} version change {base.shown if base else None} -> {targ.shown if targ else None}"
+    return f"{key}: {base.shown if base else None} -> {targ.shown if targ else None}"
+
+
+def diff_fingerprints(
+    baseline: Fingerprint, target: Fingerprint, rules: Iterable[DiffRule] = DEFAULT_RULES
+) -> list[DiffItem]:
+    """Every difference between two fingerprints, ignored ones left out, failures first."""
+    rules = tuple(rules)
+    base, targ = dict(_flatten(baseline)), dict(_flatten(target))
+    items = []
+    for dim, key in sorted(base.keys() | targ.keys()):
+        b, t = base.get((dim, key)), targ.get((dim, key))
+        if b is not None and t is not None and b.compared == t.compared:
+            continue
+        change: Change = "added" if b is None else "removed" if t is None else "changed"
+        level = version_level(b.compared, t.compared) if b and t and dim == "code" else "other"
+        severity = _severity(rules, dim, key, change, level)
+        if severity == "ignore":
+            continue
+        items.append(DiffItem(dim, change, key, b.shown if b else None, t.shown if t else None,
+                              severity, _detail(key, change, b, t, level)))
+    order = {"fail": 0, "warn": 1, "info": 2}
+    return sorted(items, key=lambda i: (order[i.severity], i.dimension, i.key))
+
+
+def diff_status(items: Iterable[DiffItem]) -> Literal["fail", "warn", "ok"]:
+    severities = {i.severity for i in items}
+    return "fail" if "fail" in severities else "warn" if "warn" in severities else "ok"

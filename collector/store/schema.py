@@ -1,0 +1,110 @@
+"""Table definitions of the collector's store, and the schema version they make up.
+
+Timestamps are stored as naive UTC on both backends. Samples are stored twice
+over: one row per sample (prediction, confidence, latency, ...) and one row per
+(sample, feature) in ``sample_features``, so that the parity engine reads one
+feature of one environment as a single column scan, not by parsing JSON rows.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "envparity_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("agent_id", sa.String(128), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("window_start", sa.DateTime, nullable=False),
+    sa.Column("window_end", sa.DateTime, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("agent_version", sa.String(64), nullable=False),
+    sa.Column("hostname", sa.String(256)),
+    sa.Column("pod", sa.String(256)),
+    sa.Column("fingerprint_hash", sa.String(64)),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Index("ix_snapshots_env_window", "service", "environment", "window_end"),
+)
+
+fingerprints = sa.Table(
+    "fingerprints",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.DateTime, nullable=False),
+)
+
+request_windows = sa.Table(
+    "request_windows",
+    metadata,
+    sa.Column("agent_id", sa.String(128), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("window_start", sa.DateTime, nullable=False),
+    sa.Column("window_end", sa.DateTime, nullable=False),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sa.Column("errors_by_class", sa.Text, nullable=False),
+    sa.Column("latency_bounds", sa.Text, nullable=False),
+    sa.Column("latency_counts", sa.Text, nullable=False),
+    sa.Column("latency_sum_s", sa.Float, nullable=False),
+    sa.Index("ix_request_windows_env", "service", "environment", "window_end"),
+)
+
+samples = sa.Table(
+    "samples",
+    metadata,
+    sa.Column("agent_id", sa.String(128), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("ts", sa.DateTime, nullable=False),
+    sa.Column("request_id", sa.String(256)),
+    sa.Column("prediction_num", sa.Float),
+    sa.Column("prediction_str", sa.String(256)),
+    sa.Column("confidence", sa.Float),
+    sa.Column("latency_s", sa.Float),
+    sa.Column("model_version", sa.String(128)),
+    sa.Column("error", sa.String(128)),
+    sa.PrimaryKeyConstraint("agent_id", "sequence", "idx"),
+    sa.Index("ix_samples_env_ts", "service", "environment", "ts"),
+)
+
+sample_features = sa.Table(
+    "sample_features",
+    metadata,
+    sa.Column("agent_id", sa.String(128), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("ts", sa.DateTime, nullable=False),
+    sa.Column("feature", sa.String(256), nullable=False),
+    sa.Column("num", sa.Float),
+    sa.Column("str", sa.String(1024)),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Index("ix_sample_features_env", "service", "environment", "feature", "ts"),
+)
+
+# Tables that hold observations, pruned by retention on their time column.
+RETAINED: tuple[tuple[sa.Table, sa.Column], ...] = (
+    (sample_features, sample_features.c.ts),
+    (samples, samples.c.ts),
+    (request_windows, request_windows.c.window_end),
+    (snapshots, snapshots.c.window_end),
+)

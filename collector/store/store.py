@@ -1,0 +1,283 @@
+"""The collector's store: idempotent snapshot ingest and the queries the API answers.
+
+One code path for DuckDB (a file, the default) and PostgreSQL (by URL), through
+SQLAlchemy Core. Ingest is one transaction and idempotent by (agent id,
+sequence): a repeat of the same body is a duplicate and stores nothing; the
+same sequence with a different body is refused as a conflict.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from envparity.agent.wire import Fingerprint, Snapshot
+from envparity.collector.store import schema
+from envparity.collector.store.migrations import migrate
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+
+class StoreError(Exception):
+    """Base of the errors an ingest can answer with."""
+
+
+class UnknownFingerprint(StoreError):
+    """A snapshot referred to a fingerprint hash this store has never received in full."""
+
+
+class SequenceConflict(StoreError):
+    """The same (agent, sequence) arrived again with a different body."""
+
+
+@dataclass
+class IngestResult:
+    duplicate: bool
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def database_url(db_path: str | Path | None = None, url: str | None = None) -> str:
+    """The SQLAlchemy URL for a DuckDB file path or an explicit URL."""
+    if url:
+        return url
+    if db_path is None:
+        raise ValueError("give a DuckDB file path or a database URL")
+    return f"duckdb:///{Path(db_path).expanduser().resolve()}"
+
+
+def naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class Store:
+    """Snapshots, fingerprints, request windows and samples in one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_duckdb = url.startswith("duckdb")
+        self.engine = sa.create_engine(url, pool_pre_ping=not self.is_duckdb)
+        # DuckDB has one writer per process; serialising writes avoids conflict aborts.
+        self._write_lock = threading.Lock() if self.is_duckdb else None
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # --- ingest ---------------------------------------------------------------
+
+    def ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
+        """Store a snapshot in one transaction, exactly once per (agent, sequence)."""
+        if self._write_lock is None:
+            return self._ingest(snap, body_sha256, received_at)
+        with self._write_lock:
+            return self._ingest(snap, body_sha256, received_at)
+
+    def _ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
+        h = snap.header
+        with self.engine.begin() as conn:
+            existing = conn.execute(
+                sa.select(schema.snapshots.c.body_sha256).where(
+                    schema.snapshots.c.agent_id == h.agent_id,
+                    schema.snapshots.c.sequence == h.sequence,
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                if existing != body_sha256:
+                    raise SequenceConflict(
+                        f"agent {h.agent_id} already sent sequence {h.sequence} with a different "
+                        "body; two agents may share one id"
+                    )
+                return IngestResult(duplicate=True)
+            rows = {"fingerprints": self._store_fingerprint(conn, snap, received_at)}
+            inserted = conn.execute(
+                pg_insert(schema.snapshots)
+                .values(
+                    agent_id=h.agent_id, sequence=h.sequence, service=h.service,
+                    environment=h.environment, window_start=naive_utc(h.window_start),
+                    window_end=naive_utc(h.window_end), received_at=naive_utc(received_at),
+                    agent_version=h.agent_version, hostname=h.host.hostname, pod=h.host.pod,
+                    fingerprint_hash=snap.effective_fingerprint_hash, body_sha256=body_sha256,
+                )
+                .on_conflict_do_nothing()
+            ).rowcount
+            if inserted == 0:  # a concurrent duplicate won the race (PostgreSQL)
+                return IngestResult(duplicate=True)
+            rows["snapshots"] = 1
+            rows["request_windows"] = self._store_requests(conn, snap)
+            rows.update(self._store_samples(conn, snap))
+        return IngestResult(duplicate=False, rows=rows)
+
+    def _store_fingerprint(self, conn: sa.Connection, snap: Snapshot, now: datetime) -> int:
+        fp_hash = snap.effective_fingerprint_hash
+        if fp_hash is None:
+            return 0
+        known = conn.execute(
+            sa.select(sa.func.count()).where(schema.fingerprints.c.hash == fp_hash)
+        ).scalar_one()
+        if known:
+            return 0
+        if snap.fingerprint is None:
+            raise UnknownFingerprint(
+                f"fingerprint {fp_hash} is not known to this collector; send it in full"
+            )
+        body = snap.fingerprint.model_dump_json(exclude={"hash"})
+        return conn.execute(
+            pg_insert(schema.fingerprints)
+            .values(hash=fp_hash, body=body, first_seen=naive_utc(now))
+            .on_conflict_do_nothing()
+        ).rowcount
+
+    def _store_requests(self, conn: sa.Connection, snap: Snapshot) -> int:
+        req, h = snap.requests, snap.header
+        if req is None:
+            return 0
+        conn.execute(
+            schema.request_windows.insert().values(
+                agent_id=h.agent_id, sequence=h.sequence, service=h.service,
+                environment=h.environment, window_start=naive_utc(h.window_start),
+                window_end=naive_utc(h.window_end), requests=req.requests,
+                errors=sum(req.errors.values()), errors_by_class=json.dumps(req.errors),
+                latency_bounds=json.dumps(req.latency_bucket_bounds_s),
+                latency_counts=json.dumps(req.latency_bucket_counts),
+                latency_sum_s=req.latency_sum_s,
+            )
+        )
+        return 1
+
+    def _store_samples(self, conn: sa.Connection, snap: Snapshot) -> dict[str, int]:
+        if not snap.samples:
+            return {}
+        h = snap.header
+        key = {"agent_id": h.agent_id, "sequence": h.sequence, "service": h.service,
+               "environment": h.environment}
+        sample_rows, feature_rows = [], []
+        for idx, s in enumerate(snap.samples):
+            ts = naive_utc(s.ts)
+            pred = s.prediction
+            sample_rows.append({
+                **key, "idx": idx, "ts": ts, "request_id": s.request_id,
+                "prediction_num": float(pred) if isinstance(pred, int | float) else None,
+                "prediction_str": pred if isinstance(pred, str) else None,
+                "confidence": s.confidence, "latency_s": s.latency_s,
+                "model_version": s.model_version, "error": s.error,
+            })
+            feature_rows += [{**key, "idx": idx, "ts": ts, "feature": name, **_feature_value(v)}
+                             for name, v in s.features.items()]
+        conn.execute(schema.samples.insert(), sample_rows)
+        if feature_rows:
+            conn.execute(schema.sample_features.insert(), feature_rows)
+        return {"samples": len(sample_rows), "sample_features": len(feature_rows)}
+
+    # --- queries ----------------------------------------------------------------
+
+    def environments(self) -> list[dict[str, Any]]:
+        """Per service and environment: agents, last seen, counts, current fingerprint."""
+        s, rw = schema.snapshots, schema.request_windows
+        with self.engine.connect() as conn:
+            snaps = conn.execute(
+                sa.select(
+                    s.c.service, s.c.environment, s.c.agent_id,
+                    sa.func.max(s.c.received_at).label("last_seen"),
+                    sa.func.count().label("snapshots"),
+                ).group_by(s.c.service, s.c.environment, s.c.agent_id)
+            ).all()
+            reqs = {
+                (r.service, r.environment): (r.requests, r.errors)
+                for r in conn.execute(
+                    sa.select(
+                        rw.c.service, rw.c.environment,
+                        sa.func.sum(rw.c.requests).label("requests"),
+                        sa.func.sum(rw.c.errors).label("errors"),
+                    ).group_by(rw.c.service, rw.c.environment)
+                )
+            }
+            sample_counts = {
+                (r.service, r.environment): r.n
+                for r in conn.execute(
+                    sa.select(schema.samples.c.service, schema.samples.c.environment,
+                              sa.func.count().label("n"))
+                    .group_by(schema.samples.c.service, schema.samples.c.environment)
+                )
+            }
+        envs: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in snaps:
+            env = envs.setdefault((r.service, r.environment), {
+                "service": r.service, "environment": r.environment, "agents": [],
+                "snapshots": 0, "last_seen": None,
+            })
+            env["agents"].append({"agent_id": r.agent_id, "last_seen": as_utc(r.last_seen),
+                                  "snapshots": r.snapshots})
+            env["snapshots"] += r.snapshots
+            env["last_seen"] = max(filter(None, [env["last_seen"], as_utc(r.last_seen)]))
+        for (service, environment), env in envs.items():
+            requests, errors = reqs.get((service, environment), (0, 0))
+            env["requests"], env["errors"] = int(requests or 0), int(errors or 0)
+            env["samples"] = int(sample_counts.get((service, environment), 0))
+            env["fingerprint_hash"] = self.latest_fingerprint_hash(service, environment)
+        return sorted(envs.values(), key=lambda e: (e["service"], e["environment"]))
+
+    def latest_fingerprint_hash(self, service: str, environment: str) -> str | None:
+        s = schema.snapshots
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(s.c.fingerprint_hash)
+                .where(s.c.service == service, s.c.environment == environment,
+                       s.c.fingerprint_hash.is_not(None))
+                .order_by(s.c.window_end.desc(), s.c.received_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    def latest_fingerprint(self, service: str, environment: str) -> Fingerprint | None:
+        fp_hash = self.latest_fingerprint_hash(service, environment)
+        if fp_hash is None:
+            return None
+        with self.engine.connect() as conn:
+            body = conn.execute(
+                sa.select(schema.fingerprints.c.body).where(schema.fingerprints.c.hash == fp_hash)
+            ).scalar_one()
+        return Fingerprint.model_validate({**json.loads(body), "hash": fp_hash})
+
+    def row_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                for t in (schema.snapshots, schema.fingerprints, schema.request_windows,
+                          schema.samples, schema.sample_features)
+            }
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete observations older than ``before``, and fingerprints no snapshot refers to."""
+        cutoff = naive_utc(before)
+        deleted = {}
+        with self.engine.begin() as conn:
+            for table, column in schema.RETAINED:
+                deleted[table.name] = conn.execute(table.delete().where(column < cutoff)).rowcount
+            referenced = sa.select(schema.snapshots.c.fingerprint_hash).where(
+                schema.snapshots.c.fingerprint_hash.is_not(None)
+            )
+            deleted["fingerprints"] = conn.execute(
+                schema.fingerprints.delete().where(schema.fingerprints.c.hash.not_in(referenced))
+            ).rowcount
+        return deleted
+
+
+def _feature_value(value: object) -> dict[str, Any]:
+    if value is None:
+        return {"num": None, "str": None, "kind": "null"}
+    if isinstance(value, bool):
+        return {"num": float(value), "str": None, "kind": "bool"}
+    if isinstance(value, int | float):
+        return {"num": float(value), "str": None, "kind": "num"}
+    return {"num": None, "str": str(value), "kind": "str"}
