@@ -102,8 +102,7 @@ class Pusher:
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(base_url=collector_url.rstrip("/"), headers=headers,
-                                    timeout=timeout_s)
+        self._client = httpx.Client(base_url=collector_url.rstrip("/"), headers=headers, timeout=timeout_s)
         self.attempts, self.backoff_base_s, self.backoff_cap_s = attempts, backoff_base_s, backoff_cap_s
         self._sleep = sleep
         self.on_attempt: Callable[[SendResult, float], None] | None = None
@@ -162,8 +161,9 @@ class Pusher:
             result = self.deliver_one(spool, path)
             if result.verdict == "acked":
                 data = json.loads(gzip.decompress(path.read_bytes()))
-                spool.acknowledge(path, data.get("fingerprint_hash") or
-                                  (data.get("fingerprint") or {}).get("hash"))
+                spool.acknowledge(
+                    path, data.get("fingerprint_hash") or (data.get("fingerprint") or {}).get("hash")
+                )
                 report.sent += 1
                 report.duplicates += result.message == "duplicate"
             elif result.verdict == "dead":
@@ -172,7 +172,10 @@ class Pusher:
             else:
                 report.remaining = len(pending) - index
                 report.errors.append(result.message)
-                log.warning("collector unavailable (%s); %d snapshot(s) stay spooled",
-                            result.message, report.remaining)
+                log.warning(
+                    "collector unavailable (%s); %d snapshot(s) stay spooled",
+                    result.message,
+                    report.remaining,
+                )
                 break
         return report

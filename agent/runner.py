@@ -20,8 +20,7 @@ def open_spool(settings: AgentSettings) -> Spool:
 
 
 def open_pusher(settings: AgentSettings) -> Pusher:
-    return Pusher(settings.collector, settings.token, settings.push_timeout_s,
-                  settings.push_attempts)
+    return Pusher(settings.collector, settings.token, settings.push_timeout_s, settings.push_attempts)
 
 
 def spool_fingerprint_snapshot(
@@ -33,9 +32,14 @@ def spool_fingerprint_snapshot(
     now = utcnow()
     sequence = spool.next_sequence()
     snap = build_snapshot(
-        agent_id=spool.state.agent_id, sequence=sequence, service=settings.service,
-        environment=settings.environment, window_start=window_start or now, window_end=now,
-        fingerprint=fingerprint, acked_fingerprint=spool.state.acked_fingerprint,
+        agent_id=spool.state.agent_id,
+        sequence=sequence,
+        service=settings.service,
+        environment=settings.environment,
+        window_start=window_start or now,
+        window_end=now,
+        fingerprint=fingerprint,
+        acked_fingerprint=spool.state.acked_fingerprint,
     )
     spool.put(sequence, snap.model_dump_json().encode())
     return sequence

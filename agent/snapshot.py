@@ -51,8 +51,13 @@ def build_snapshot(
     by_hash = fingerprint is not None and fingerprint.hash == acked_fingerprint
     return Snapshot(
         header=Header(
-            agent_id=agent_id, sequence=sequence, service=service, environment=environment,
-            window_start=window_start, window_end=window_end, agent_version=AGENT_VERSION,
+            agent_id=agent_id,
+            sequence=sequence,
+            service=service,
+            environment=environment,
+            window_start=window_start,
+            window_end=window_end,
+            agent_version=AGENT_VERSION,
             host=host_identity(),
         ),
         fingerprint=None if by_hash else fingerprint,

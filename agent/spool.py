@@ -99,8 +99,12 @@ class Spool:
         if path.exists():
             state = SpoolState(**json.loads(path.read_text()))
             if agent_id and agent_id != state.agent_id:
-                log.warning("spool %s belonged to agent %s; now %s (sequence continues)",
-                            self.root, state.agent_id, agent_id)
+                log.warning(
+                    "spool %s belonged to agent %s; now %s (sequence continues)",
+                    self.root,
+                    state.agent_id,
+                    agent_id,
+                )
                 state.agent_id = agent_id
         else:
             state = SpoolState(agent_id=agent_id or default_agent_id())
@@ -167,6 +171,9 @@ class Spool:
         if dropped:
             self.state.dropped += dropped
             self._save()
-            log.warning("spool limit reached: dropped %d oldest snapshot(s) (%d lost in total)",
-                        dropped, self.state.dropped)
+            log.warning(
+                "spool limit reached: dropped %d oldest snapshot(s) (%d lost in total)",
+                dropped,
+                self.state.dropped,
+            )
         return dropped

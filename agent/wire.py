@@ -33,7 +33,21 @@ WIRE_VERSION = f"{WIRE_MAJOR}.{WIRE_MINOR}"
 # Latency histogram upper bounds in seconds, shared by agent and collector so
 # that windows from any agent merge bucket by bucket. The last bucket is +Inf.
 LATENCY_BUCKETS_S: tuple[float, ...] = (
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
 )
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,126}$"

@@ -61,9 +61,7 @@ def create_app(
 
     async def _ingest(request: Request) -> JSONResponse:
         try:
-            body = await read_body(
-                request.stream(), request.headers.get("content-encoding"), max_body_bytes
-            )
+            body = await read_body(request.stream(), request.headers.get("content-encoding"), max_body_bytes)
             data = parse_json(body)
         except BodyError as exc:
             stats.snapshots.labels(outcome=f"rejected_{exc.status}").inc()
@@ -74,8 +72,7 @@ def create_app(
             stats.snapshots.labels(outcome="rejected_422").inc()
             errors = _validation_errors(exc)
             first = errors[0]
-            return _error(422, f"invalid snapshot: {first['field']}: {first['message']}",
-                          errors=errors)
+            return _error(422, f"invalid snapshot: {first['field']}: {first['message']}", errors=errors)
         header = snap.header
         try:
             auth.check_write(request.headers.get("authorization"), header.service, header.environment)
@@ -93,15 +90,25 @@ def create_app(
         stats.snapshots.labels(outcome="duplicate" if result.duplicate else "stored").inc()
         for table, count in result.rows.items():
             stats.rows.labels(table=table).inc(count)
-        return JSONResponse({
-            "status": "ok", "duplicate": result.duplicate, "agent_id": header.agent_id,
-            "sequence": header.sequence, "rows": result.rows,
-        })
+        return JSONResponse(
+            {
+                "status": "ok",
+                "duplicate": result.duplicate,
+                "agent_id": header.agent_id,
+                "sequence": header.sequence,
+                "rows": result.rows,
+            }
+        )
 
     @app.get("/v1/environments")
     def environments(request: Request) -> dict[str, Any]:
         auth.check_read(request.headers.get("authorization"))
         return {"environments": store.environments()}
+
+    @app.get("/v1/store")
+    def store_info(request: Request) -> dict[str, Any]:
+        auth.check_read(request.headers.get("authorization"))
+        return {"backend": store.engine.dialect.name, "rows": store.row_counts()}
 
     @app.get("/v1/fingerprints", response_model=None)
     def fingerprint(request: Request, service: str, environment: str) -> Any:
@@ -121,8 +128,13 @@ def create_app(
         if missing:
             return _error(404, f"no fingerprint stored for {service}/{', '.join(missing)}")
         items = diff_fingerprints(fps[baseline], fps[target])  # type: ignore[arg-type]
-        return {"service": service, "baseline": baseline, "target": target,
-                "status": diff_status(items), "items": [i.as_dict() for i in items]}
+        return {
+            "service": service,
+            "baseline": baseline,
+            "target": target,
+            "status": diff_status(items),
+            "items": [i.as_dict() for i in items],
+        }
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -13,7 +13,8 @@ class CollectorMetrics:
         self.snapshots = Counter(
             "envparity_snapshots_ingested_total",
             "Snapshots received, by outcome (stored, duplicate, or the refusal reason).",
-            ["outcome"], registry=self.registry,
+            ["outcome"],
+            registry=self.registry,
         )
         self.ingest_seconds = Histogram(
             "envparity_ingest_duration_seconds",
@@ -22,6 +23,8 @@ class CollectorMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.rows = Counter(
-            "envparity_rows_stored_total", "Rows written to the store, by table.",
-            ["table"], registry=self.registry,
+            "envparity_rows_stored_total",
+            "Rows written to the store, by table.",
+            ["table"],
+            registry=self.registry,
         )

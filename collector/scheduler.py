@@ -22,8 +22,15 @@ def prune_once(store: Store, retention_days: float) -> dict[str, int]:
 def start_scheduler(store: Store, retention_days: float, prune_every_s: float = 3600) -> BackgroundScheduler:
     """Start the background scheduler with the retention job (run once at start, then hourly)."""
     scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(prune_once, "interval", seconds=prune_every_s, args=[store, retention_days],
-                      id="retention", next_run_time=datetime.now(UTC), max_instances=1,
-                      coalesce=True)
+    scheduler.add_job(
+        prune_once,
+        "interval",
+        seconds=prune_every_s,
+        args=[store, retention_days],
+        id="retention",
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.start()
     return scheduler

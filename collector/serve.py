@@ -55,8 +55,7 @@ def check_binding(settings: CollectorSettings) -> None:
             )
         log.warning("listening on %s WITHOUT authentication (--insecure)", settings.host)
     elif settings.tokens_file is None:
-        log.warning("no tokens file: accepting unauthenticated requests on loopback %s only",
-                    settings.host)
+        log.warning("no tokens file: accepting unauthenticated requests on loopback %s only", settings.host)
 
 
 def serve(settings: CollectorSettings) -> None:
@@ -66,11 +65,15 @@ def serve(settings: CollectorSettings) -> None:
     store = Store(settings.url)
     scheduler = start_scheduler(store, settings.retention_days)
     app = create_app(store, authorizer, settings.max_body_bytes)
-    log.info("collector on http://%s:%d, store %s (pid %d)", settings.host, settings.port,
-             store.engine.url.render_as_string(hide_password=True), os.getpid())
+    log.info(
+        "collector on http://%s:%d, store %s (pid %d)",
+        settings.host,
+        settings.port,
+        store.engine.url.render_as_string(hide_password=True),
+        os.getpid(),
+    )
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                    access_log=False)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     finally:
         scheduler.shutdown(wait=False)
         store.close()

@@ -19,7 +19,7 @@ def text_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
     """Columns aligned with spaces, a header line and a rule."""
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines)
@@ -27,6 +27,7 @@ def text_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
 
 def markdown_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
     """A GitHub-flavoured Markdown table with pipes escaped."""
+
     def esc(value: Any) -> str:
         return _cell(value).replace("|", "\\|")
 

@@ -58,4 +58,6 @@ def artifacts_fingerprint(
             raise ArtifactSourceError(f"--artifact-alias {name}={path}: no such file or directory")
         target = path.resolve()
         resolved[name] = ArtifactAlias(target=str(target), sha256=artifact(target).sha256)
-    return ArtifactsFingerprint(items={name: artifact(path) for name, path in sorted((paths or {}).items())}, aliases=resolved)
+    return ArtifactsFingerprint(
+        items={name: artifact(path) for name, path in sorted((paths or {}).items())}, aliases=resolved
+    )

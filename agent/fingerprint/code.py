@@ -79,9 +79,7 @@ def code_fingerprint(
         image or _first_env(IMAGE_ENV), image_digest or _first_env(IMAGE_DIGEST_ENV)
     )
     return CodeFingerprint(
-        python=PythonInfo(
-            version=platform.python_version(), implementation=platform.python_implementation()
-        ),
+        python=PythonInfo(version=platform.python_version(), implementation=platform.python_implementation()),
         packages=packages,
         packages_source=str(packages_source) if packages_source else "importlib",
         image=image,

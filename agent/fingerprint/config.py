@@ -17,8 +17,14 @@ from envparity.agent.fingerprint.secrets import config_value
 from envparity.agent.wire import ConfigFile, ConfigFingerprint, ConfigValue
 
 _FORMATS = {
-    ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml",
-    ".ini": "ini", ".cfg": "ini", ".conf": "ini", ".env": "env",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".toml": "toml",
+    ".ini": "ini",
+    ".cfg": "ini",
+    ".conf": "ini",
+    ".env": "env",
 }
 
 
@@ -32,9 +38,7 @@ def detect_format(path: Path) -> str:
         return "env"
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ConfigSourceError(
-            f"{path}: unknown config format; use one of {sorted(set(_FORMATS.values()))}"
-        )
+        raise ConfigSourceError(f"{path}: unknown config format; use one of {sorted(set(_FORMATS.values()))}")
     return fmt
 
 

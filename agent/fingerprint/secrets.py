@@ -34,7 +34,7 @@ _SECRET_VALUE_PATTERNS = (
     re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
     re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9\-]{10,}|sk-[A-Za-z0-9_\-]{20,})"),
 )
-_MIN_ENTROPY_LENGTH = 20
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_\-.]{20,}")
 _ENTROPY_BITS_PER_CHAR = 3.5
 
 
@@ -57,10 +57,8 @@ def value_looks_secret(value: str) -> bool:
     if any(p.search(value) for p in _SECRET_VALUE_PATTERNS):
         return True
     token = value.strip()
-    if len(token) < _MIN_ENTROPY_LENGTH or any(c.isspace() for c in token):
-        return False
-    if "/" in token and not re.search(r"[0-9]", token):
-        return False  # paths and URLs without digits are not tokens
+    if not _TOKEN_CHARS.fullmatch(token) or token.startswith(("/", "./", "../")):
+        return False  # sentences, URLs without credentials and paths are not tokens
     classes = sum(bool(re.search(p, token)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
     return classes >= 2 and _shannon_bits_per_char(token) >= _ENTROPY_BITS_PER_CHAR
 

@@ -55,9 +55,23 @@ class DiffRules(BaseModel):
 
 
 _IGNORED_ENV = (
-    "HOSTNAME", "HOST_IP", "POD_*", "NODE_NAME", "KUBERNETES_*", "*_SERVICE_HOST",
-    "*_SERVICE_PORT*", "*_PORT_*_TCP*", "HOME", "PWD", "OLDPWD", "SHLVL", "_", "TERM*",
-    "SSH_*", "ENVPARITY_ENVIRONMENT", "ENVPARITY_AGENT_ID",
+    "HOSTNAME",
+    "HOST_IP",
+    "POD_*",
+    "NODE_NAME",
+    "KUBERNETES_*",
+    "*_SERVICE_HOST",
+    "*_SERVICE_PORT*",
+    "*_PORT_*_TCP*",
+    "HOME",
+    "PWD",
+    "OLDPWD",
+    "SHLVL",
+    "_",
+    "TERM*",
+    "SSH_*",
+    "ENVPARITY_ENVIRONMENT",
+    "ENVPARITY_AGENT_ID",
 )
 
 DEFAULT_RULES: tuple[DiffRule, ...] = (
@@ -104,9 +118,13 @@ class DiffItem:
 
     def as_dict(self) -> dict[str, str | None]:
         return {
-            "dimension": self.dimension, "change": self.change, "key": self.key,
-            "baseline": self.baseline, "target": self.target,
-            "severity": self.severity, "detail": self.detail,
+            "dimension": self.dimension,
+            "change": self.change,
+            "key": self.key,
+            "baseline": self.baseline,
+            "target": self.target,
+            "severity": self.severity,
+            "detail": self.detail,
         }
 
 
@@ -143,17 +161,24 @@ def _flatten(fp: Fingerprint) -> Iterator[tuple[tuple[Dimension, str], _Entry]]:
         for key, value in cfile.keys.items():
             yield ("config", f"file:{fname}:{key}"), _config_entry(value)
     for name, art in fp.artifacts.items.items():
-        yield ("artifacts", f"artifact:{name}"), _plain(art.sha256)
+        yield ("artifacts", f"artifact:{name}"), _Entry(f"sha256:{art.sha256[:12]}", art.sha256)
     for name, alias in fp.artifacts.aliases.items():
-        yield ("artifacts", f"alias:{name}"), _plain(alias.sha256)
+        target = alias.target.rsplit("/", 1)[-1]
+        yield ("artifacts", f"alias:{name}"), _Entry(f"{target} (sha256:{alias.sha256[:12]})", alias.sha256)
     compute = fp.compute.model_dump(exclude={"gpus"})
     for field, value in compute.items():
         if value is not None:
             yield ("compute", field), _plain(value)
     yield ("compute", "gpu.count"), _plain(len(fp.compute.gpus))
     for gpu in fp.compute.gpus:
-        for field in ("name", "memory_total_bytes", "driver_version", "cuda_driver_version",
-                      "compute_capability", "mig_mode"):
+        for field in (
+            "name",
+            "memory_total_bytes",
+            "driver_version",
+            "cuda_driver_version",
+            "compute_capability",
+            "mig_mode",
+        ):
             value = getattr(gpu, field)
             if value is not None:
                 yield ("compute", f"gpu{gpu.index}.{field}"), _plain(value)
@@ -165,7 +190,7 @@ def version_level(old: str | None, new: str | None) -> Level:
         a, b = Version(str(old)), Version(str(new))
     except InvalidVersion:
         return "other"
-    ra, rb = (a.release + (0, 0, 0))[:3], (b.release + (0, 0, 0))[:3]
+    ra, rb = (*a.release, 0, 0, 0)[:3], (*b.release, 0, 0, 0)[:3]
     if ra[0] != rb[0]:
         return "major"
     if ra[1] != rb[1]:
@@ -193,7 +218,9 @@ def _detail(key: str, change: Change, base: _Entry | None, targ: _Entry | None, 
     if (base and base.secret) or (targ and targ.secret):
         return f"{key}: secret value differs (compared by salted hash, not shown)"
     if key.startswith("package:") or key == "python.version":
-        return f"{key}: {level} version change {base.shown if base else None} -> {targ.shown if targ else None}"
+        return (
+            f"{key}: {level} version change {base.shown if base else None} -> {targ.shown if targ else None}"
+        )
     return f"{key}: {base.shown if base else None} -> {targ.shown if targ else None}"
 
 
@@ -213,8 +240,17 @@ def diff_fingerprints(
         severity = _severity(rules, dim, key, change, level)
         if severity == "ignore":
             continue
-        items.append(DiffItem(dim, change, key, b.shown if b else None, t.shown if t else None,
-                              severity, _detail(key, change, b, t, level)))
+        items.append(
+            DiffItem(
+                dim,
+                change,
+                key,
+                b.shown if b else None,
+                t.shown if t else None,
+                severity,
+                _detail(key, change, b, t, level),
+            )
+        )
     order = {"fail": 0, "warn": 1, "info": 2}
     return sorted(items, key=lambda i: (order[i.severity], i.dimension, i.key))
 

@@ -35,8 +35,7 @@ def migrate(engine: sa.Engine) -> int:
         found = current_version(conn)
         if found is None:
             schema.metadata.create_all(conn)
-            conn.execute(schema.meta.insert().values(key="schema_version",
-                                                     value=str(schema.SCHEMA_VERSION)))
+            conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
             return 0
         if found > schema.SCHEMA_VERSION:
             raise SchemaTooNew(
@@ -45,6 +44,9 @@ def migrate(engine: sa.Engine) -> int:
             )
         for version in range(found, schema.SCHEMA_VERSION):
             MIGRATIONS[version](conn)
-        conn.execute(schema.meta.update().where(schema.meta.c.key == "schema_version")
-                     .values(value=str(schema.SCHEMA_VERSION)))
+        conn.execute(
+            schema.meta.update()
+            .where(schema.meta.c.key == "schema_version")
+            .values(value=str(schema.SCHEMA_VERSION))
+        )
         return found

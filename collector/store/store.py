@@ -66,7 +66,11 @@ class Store:
         self.engine = sa.create_engine(url, pool_pre_ping=not self.is_duckdb)
         # DuckDB has one writer per process; serialising writes avoids conflict aborts.
         self._write_lock = threading.Lock() if self.is_duckdb else None
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except Exception:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -104,11 +108,18 @@ class Store:
             inserted = conn.execute(
                 pg_insert(schema.snapshots)
                 .values(
-                    agent_id=h.agent_id, sequence=h.sequence, service=h.service,
-                    environment=h.environment, window_start=naive_utc(h.window_start),
-                    window_end=naive_utc(h.window_end), received_at=naive_utc(received_at),
-                    agent_version=h.agent_version, hostname=h.host.hostname, pod=h.host.pod,
-                    fingerprint_hash=snap.effective_fingerprint_hash, body_sha256=body_sha256,
+                    agent_id=h.agent_id,
+                    sequence=h.sequence,
+                    service=h.service,
+                    environment=h.environment,
+                    window_start=naive_utc(h.window_start),
+                    window_end=naive_utc(h.window_end),
+                    received_at=naive_utc(received_at),
+                    agent_version=h.agent_version,
+                    hostname=h.host.hostname,
+                    pod=h.host.pod,
+                    fingerprint_hash=snap.effective_fingerprint_hash,
+                    body_sha256=body_sha256,
                 )
                 .on_conflict_do_nothing()
             ).rowcount
@@ -129,15 +140,14 @@ class Store:
         if known:
             return 0
         if snap.fingerprint is None:
-            raise UnknownFingerprint(
-                f"fingerprint {fp_hash} is not known to this collector; send it in full"
-            )
+            raise UnknownFingerprint(f"fingerprint {fp_hash} is not known to this collector; send it in full")
         body = snap.fingerprint.model_dump_json(exclude={"hash"})
-        return conn.execute(
+        conn.execute(
             pg_insert(schema.fingerprints)
             .values(hash=fp_hash, body=body, first_seen=naive_utc(now))
             .on_conflict_do_nothing()
-        ).rowcount
+        )
+        return 1
 
     def _store_requests(self, conn: sa.Connection, snap: Snapshot) -> int:
         req, h = snap.requests, snap.header
@@ -145,10 +155,15 @@ class Store:
             return 0
         conn.execute(
             schema.request_windows.insert().values(
-                agent_id=h.agent_id, sequence=h.sequence, service=h.service,
-                environment=h.environment, window_start=naive_utc(h.window_start),
-                window_end=naive_utc(h.window_end), requests=req.requests,
-                errors=sum(req.errors.values()), errors_by_class=json.dumps(req.errors),
+                agent_id=h.agent_id,
+                sequence=h.sequence,
+                service=h.service,
+                environment=h.environment,
+                window_start=naive_utc(h.window_start),
+                window_end=naive_utc(h.window_end),
+                requests=req.requests,
+                errors=sum(req.errors.values()),
+                errors_by_class=json.dumps(req.errors),
                 latency_bounds=json.dumps(req.latency_bucket_bounds_s),
                 latency_counts=json.dumps(req.latency_bucket_counts),
                 latency_sum_s=req.latency_sum_s,
@@ -160,21 +175,34 @@ class Store:
         if not snap.samples:
             return {}
         h = snap.header
-        key = {"agent_id": h.agent_id, "sequence": h.sequence, "service": h.service,
-               "environment": h.environment}
+        key = {
+            "agent_id": h.agent_id,
+            "sequence": h.sequence,
+            "service": h.service,
+            "environment": h.environment,
+        }
         sample_rows, feature_rows = [], []
         for idx, s in enumerate(snap.samples):
             ts = naive_utc(s.ts)
             pred = s.prediction
-            sample_rows.append({
-                **key, "idx": idx, "ts": ts, "request_id": s.request_id,
-                "prediction_num": float(pred) if isinstance(pred, int | float) else None,
-                "prediction_str": pred if isinstance(pred, str) else None,
-                "confidence": s.confidence, "latency_s": s.latency_s,
-                "model_version": s.model_version, "error": s.error,
-            })
-            feature_rows += [{**key, "idx": idx, "ts": ts, "feature": name, **_feature_value(v)}
-                             for name, v in s.features.items()]
+            sample_rows.append(
+                {
+                    **key,
+                    "idx": idx,
+                    "ts": ts,
+                    "request_id": s.request_id,
+                    "prediction_num": float(pred) if isinstance(pred, int | float) else None,
+                    "prediction_str": pred if isinstance(pred, str) else None,
+                    "confidence": s.confidence,
+                    "latency_s": s.latency_s,
+                    "model_version": s.model_version,
+                    "error": s.error,
+                }
+            )
+            feature_rows += [
+                {**key, "idx": idx, "ts": ts, "feature": name, **_feature_value(v)}
+                for name, v in s.features.items()
+            ]
         conn.execute(schema.samples.insert(), sample_rows)
         if feature_rows:
             conn.execute(schema.sample_features.insert(), feature_rows)
@@ -188,7 +216,9 @@ class Store:
         with self.engine.connect() as conn:
             snaps = conn.execute(
                 sa.select(
-                    s.c.service, s.c.environment, s.c.agent_id,
+                    s.c.service,
+                    s.c.environment,
+                    s.c.agent_id,
                     sa.func.max(s.c.received_at).label("last_seen"),
                     sa.func.count().label("snapshots"),
                 ).group_by(s.c.service, s.c.environment, s.c.agent_id)
@@ -197,7 +227,8 @@ class Store:
                 (r.service, r.environment): (r.requests, r.errors)
                 for r in conn.execute(
                     sa.select(
-                        rw.c.service, rw.c.environment,
+                        rw.c.service,
+                        rw.c.environment,
                         sa.func.sum(rw.c.requests).label("requests"),
                         sa.func.sum(rw.c.errors).label("errors"),
                     ).group_by(rw.c.service, rw.c.environment)
@@ -206,19 +237,26 @@ class Store:
             sample_counts = {
                 (r.service, r.environment): r.n
                 for r in conn.execute(
-                    sa.select(schema.samples.c.service, schema.samples.c.environment,
-                              sa.func.count().label("n"))
-                    .group_by(schema.samples.c.service, schema.samples.c.environment)
+                    sa.select(
+                        schema.samples.c.service, schema.samples.c.environment, sa.func.count().label("n")
+                    ).group_by(schema.samples.c.service, schema.samples.c.environment)
                 )
             }
         envs: dict[tuple[str, str], dict[str, Any]] = {}
         for r in snaps:
-            env = envs.setdefault((r.service, r.environment), {
-                "service": r.service, "environment": r.environment, "agents": [],
-                "snapshots": 0, "last_seen": None,
-            })
-            env["agents"].append({"agent_id": r.agent_id, "last_seen": as_utc(r.last_seen),
-                                  "snapshots": r.snapshots})
+            env = envs.setdefault(
+                (r.service, r.environment),
+                {
+                    "service": r.service,
+                    "environment": r.environment,
+                    "agents": [],
+                    "snapshots": 0,
+                    "last_seen": None,
+                },
+            )
+            env["agents"].append(
+                {"agent_id": r.agent_id, "last_seen": as_utc(r.last_seen), "snapshots": r.snapshots}
+            )
             env["snapshots"] += r.snapshots
             env["last_seen"] = max(filter(None, [env["last_seen"], as_utc(r.last_seen)]))
         for (service, environment), env in envs.items():
@@ -233,8 +271,9 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(
                 sa.select(s.c.fingerprint_hash)
-                .where(s.c.service == service, s.c.environment == environment,
-                       s.c.fingerprint_hash.is_not(None))
+                .where(
+                    s.c.service == service, s.c.environment == environment, s.c.fingerprint_hash.is_not(None)
+                )
                 .order_by(s.c.window_end.desc(), s.c.received_at.desc())
                 .limit(1)
             ).scalar_one_or_none()
@@ -253,8 +292,13 @@ class Store:
         with self.engine.connect() as conn:
             return {
                 t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                for t in (schema.snapshots, schema.fingerprints, schema.request_windows,
-                          schema.samples, schema.sample_features)
+                for t in (
+                    schema.snapshots,
+                    schema.fingerprints,
+                    schema.request_windows,
+                    schema.samples,
+                    schema.sample_features,
+                )
             }
 
     def prune(self, before: datetime) -> dict[str, int]:

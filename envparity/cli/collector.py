@@ -15,19 +15,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = inner.add_parser("serve", help="serve the API on a DuckDB file or PostgreSQL")
     where = serve.add_mutually_exclusive_group()
     where.add_argument("--db", type=Path, help="DuckDB file (default: $ENVPARITY_DB)")
-    where.add_argument("--database-url",
-                       help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
-                            "(default: $ENVPARITY_DATABASE_URL)")
+    where.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: $ENVPARITY_DATABASE_URL)",
+    )
     serve.add_argument("--host", default=env_str("ENVPARITY_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(env_number("ENVPARITY_PORT", 8400)))
-    serve.add_argument("--tokens-file", type=Path,
-                       default=Path(p) if (p := os.environ.get("ENVPARITY_TOKENS_FILE")) else None)
-    serve.add_argument("--insecure", action="store_true",
-                       help="allow listening beyond loopback without a tokens file")
-    serve.add_argument("--max-body-bytes", type=int,
-                       default=int(env_number("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024)))
-    serve.add_argument("--retention-days", type=float,
-                       default=env_number("ENVPARITY_RETENTION_DAYS", 30.0))
+    serve.add_argument(
+        "--tokens-file",
+        type=Path,
+        default=Path(p) if (p := os.environ.get("ENVPARITY_TOKENS_FILE")) else None,
+    )
+    serve.add_argument(
+        "--insecure", action="store_true", help="allow listening beyond loopback without a tokens file"
+    )
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=int(env_number("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024))
+    )
+    serve.add_argument("--retention-days", type=float, default=env_number("ENVPARITY_RETENTION_DAYS", 30.0))
     serve.set_defaults(handler=_serve)
 
 
@@ -38,9 +43,16 @@ def _serve(args: argparse.Namespace) -> int:
     url = args.database_url or env_str("ENVPARITY_DATABASE_URL")
     if not db and not url:
         raise ValueError("give --db PATH or --database-url URL (or ENVPARITY_DB / ENVPARITY_DATABASE_URL)")
-    serve(CollectorSettings(
-        db_path=db, database_url=url, host=args.host, port=args.port,
-        tokens_file=args.tokens_file, insecure=args.insecure,
-        max_body_bytes=args.max_body_bytes, retention_days=args.retention_days,
-    ))
+    serve(
+        CollectorSettings(
+            db_path=db,
+            database_url=url,
+            host=args.host,
+            port=args.port,
+            tokens_file=args.tokens_file,
+            insecure=args.insecure,
+            max_body_bytes=args.max_body_bytes,
+            retention_days=args.retention_days,
+        )
+    )
     return 0

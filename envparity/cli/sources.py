@@ -21,20 +21,44 @@ def _named_path(text: str, option: str, require_name: bool = False) -> tuple[str
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fingerprint sources")
-    group.add_argument("--packages-from", type=Path, metavar="PATH",
-                       help="site-packages directory or pip-freeze/requirements lock file "
-                            "(default: this interpreter's distributions)")
+    group.add_argument(
+        "--packages-from",
+        type=Path,
+        metavar="PATH",
+        help="site-packages directory or pip-freeze/requirements lock file "
+        "(default: this interpreter's distributions)",
+    )
     group.add_argument("--image", help="container image (default: $ENVPARITY_IMAGE)")
     group.add_argument("--image-digest", help="image digest (default: $ENVPARITY_IMAGE_DIGEST)")
     group.add_argument("--revision", help="code revision (default: $ENVPARITY_REVISION)")
-    group.add_argument("--env-prefix", action="append", default=[], metavar="PREFIX",
-                       help="only environment variables starting with PREFIX (repeatable)")
-    group.add_argument("--config-file", action="append", default=[], metavar="[NAME=]PATH",
-                       help="YAML/JSON/TOML/INI/.env file, flattened to dotted keys (repeatable)")
-    group.add_argument("--artifact", action="append", default=[], metavar="[NAME=]PATH",
-                       help="model file or directory to hash (repeatable)")
-    group.add_argument("--artifact-alias", action="append", default=[], metavar="NAME=PATH",
-                       help="alias (e.g. model-latest) and the path it resolves to (repeatable)")
+    group.add_argument(
+        "--env-prefix",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="only environment variables starting with PREFIX (repeatable)",
+    )
+    group.add_argument(
+        "--config-file",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="YAML/JSON/TOML/INI/.env file, flattened to dotted keys (repeatable)",
+    )
+    group.add_argument(
+        "--artifact",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="model file or directory to hash (repeatable)",
+    )
+    group.add_argument(
+        "--artifact-alias",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="alias (e.g. model-latest) and the path it resolves to (repeatable)",
+    )
 
 
 def sources_from_args(args: argparse.Namespace) -> FingerprintSources:

@@ -1,0 +1,164 @@
+"""Shared fixtures: real DuckDB files, a real PostgreSQL server, real collector processes."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import pytest
+from helpers import envparity_cmd, free_port, wait_for_http
+
+# --- PostgreSQL ------------------------------------------------------------------
+
+
+def _pg_bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries not found; .ci/run installs the postgresql package")
+    return Path(found[-1]).parent
+
+
+@dataclass
+class PostgresServer:
+    url: str
+    port: int
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server from the Debian package, in a temp dir, on a loopback port."""
+    bindir = _pg_bindir()
+    root = Path(tempfile.mkdtemp(prefix="envparity-pg-"))
+    data = root / "data"
+    as_root = os.geteuid() == 0
+    prefix: list[str] = []
+    if as_root:
+        user = pwd.getpwnam("postgres")
+        os.chown(root, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "envparity", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield PostgresServer(url=f"postgresql+psycopg://envparity@127.0.0.1:{port}/postgres", port=port)
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database(postgres: PostgresServer) -> str:
+    """A fresh, empty database on the shared server."""
+    import sqlalchemy as sa
+
+    name = f"t{os.getpid()}_{time.monotonic_ns()}"
+    engine = sa.create_engine(postgres.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every ingest test runs on both backends."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'store.duckdb'}"
+    return request.getfixturevalue("pg_database")
+
+
+# --- collector process --------------------------------------------------------
+
+
+@dataclass
+class CollectorProcess:
+    url: str
+    port: int
+    store_url: str
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> CollectorProcess:
+        with self.log_path.open("ab") as log:
+            self.proc = self._spawn(log)
+        wait_for_http(f"{self.url}/ready", proc=self.proc)
+        return self
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen:
+        return subprocess.Popen(
+            envparity_cmd(
+                "collector", "serve", "--database-url", self.store_url, "--port", str(self.port), *self.args
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.log_path.parent,
+            env={**os.environ, **self.env},
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_collector(tmp_path: Path) -> Iterator:
+    started: list[CollectorProcess] = []
+
+    def _start(store_url: str, *args: str, env: dict[str, str] | None = None) -> CollectorProcess:
+        port = free_port()
+        proc = CollectorProcess(
+            url=f"http://127.0.0.1:{port}",
+            port=port,
+            store_url=store_url,
+            args=list(args),
+            log_path=tmp_path / f"collector-{port}.log",
+            env=env or {},
+        )
+        started.append(proc)
+        return proc.start()
+
+    yield _start
+    for proc in started:
+        proc.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def collector(start_collector, store_url: str) -> CollectorProcess:
+    return start_collector(store_url)
