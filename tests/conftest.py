@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,78 +12,24 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from helpers import envparity_cmd, free_port, wait_for_http
+from helpers import envparity_cmd
+
+from envparity.localservers import create_database, free_port, local_postgres, wait_for_http
 
 # --- PostgreSQL ------------------------------------------------------------------
 
 
-def _pg_bindir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        raise RuntimeError("PostgreSQL server binaries not found; .ci/run installs the postgresql package")
-    return Path(found[-1]).parent
-
-
-@dataclass
-class PostgresServer:
-    url: str
-    port: int
-
-
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def postgres() -> Iterator[str]:
     """A PostgreSQL server from the Debian package, in a temp dir, on a loopback port."""
-    bindir = _pg_bindir()
-    root = Path(tempfile.mkdtemp(prefix="envparity-pg-"))
-    data = root / "data"
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    if as_root:
-        user = pwd.getpwnam("postgres")
-        os.chown(root, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "envparity", "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(root / "log"),
-            "-w",
-            "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield PostgresServer(url=f"postgresql+psycopg://envparity@127.0.0.1:{port}/postgres", port=port)
-    finally:
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
+    with local_postgres() as url:
+        yield url
 
 
 @pytest.fixture
-def pg_database(postgres: PostgresServer) -> str:
+def pg_database(postgres: str) -> str:
     """A fresh, empty database on the shared server."""
-    import sqlalchemy as sa
-
-    name = f"t{os.getpid()}_{time.monotonic_ns()}"
-    engine = sa.create_engine(postgres.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(postgres, f"t{os.getpid()}_{time.monotonic_ns()}")
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])

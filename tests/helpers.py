@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
-import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,31 +15,13 @@ from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import Fingerprint, Snapshot
 
+from envparity.localservers import free_port, wait_for_http  # noqa: F401 (re-exported for tests)
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def envparity_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "envparity", *args]
-
-
-def wait_for_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout_s}s")
 
 
 def run_cli(

@@ -186,3 +186,27 @@ def test_fingerprint_endpoints_and_metrics(collector):
     assert "envparity_ingest_duration_seconds_count 1.0" in metrics
     assert httpx.get(f"{collector.url}/health").json() == {"status": "ok"}
     assert httpx.get(f"{collector.url}/ready").status_code == 200
+
+
+def test_fingerprint_diff_endpoint(collector, monkeypatch):
+    from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
+
+    staging = make_snapshot(environment="staging")
+    monkeypatch.setenv("ENVPARITY_TEST_CACHE_TTL", "3600")
+    prod_fp = take_fingerprint(FingerprintSources(env_prefixes=("ENVPARITY_TEST_",)))
+    production = make_snapshot(agent_id="agent-2", environment="production", fingerprint=prod_fp)
+    for snap in (staging, production):
+        assert post_snapshot(collector.url, snap).status_code == 200
+    diff = httpx.get(
+        f"{collector.url}/v1/fingerprints/diff",
+        params={"service": "fraud", "baseline": "staging", "target": "production"},
+    ).json()
+    assert diff["status"] == "fail"
+    assert [(i["key"], i["change"], i["target"]) for i in diff["items"]] == [
+        ("env:ENVPARITY_TEST_CACHE_TTL", "added", "3600")
+    ]
+    missing = httpx.get(
+        f"{collector.url}/v1/fingerprints/diff",
+        params={"service": "fraud", "baseline": "staging", "target": "qa"},
+    )
+    assert missing.status_code == 404

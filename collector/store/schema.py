@@ -1,6 +1,10 @@
 """Table definitions of the collector's store, and the schema version they make up.
 
-Timestamps are stored as naive UTC on both backends. Samples are stored twice
+Timestamps are stored as naive UTC on both backends. The sample tables carry
+secondary indexes on PostgreSQL only: DuckDB scans them by its per-block min/max
+zone maps, and an ART index there would make every bulk insert several times slower.
+Samples need no key of their own: a snapshot's rows are written once, in the
+transaction that inserts its (agent, sequence) key into ``snapshots``. Samples are stored twice
 over: one row per sample (prediction, confidence, latency, ...) and one row per
 (sample, feature) in ``sample_features``, so that the parity engine reads one
 feature of one environment as a single column scan, not by parsing JSON rows.
@@ -81,8 +85,7 @@ samples = sa.Table(
     sa.Column("latency_s", sa.Float),
     sa.Column("model_version", sa.String(128)),
     sa.Column("error", sa.String(128)),
-    sa.PrimaryKeyConstraint("agent_id", "sequence", "idx"),
-    sa.Index("ix_samples_env_ts", "service", "environment", "ts"),
+    sa.Index("ix_samples_env_ts", "service", "environment", "ts").ddl_if(dialect="postgresql"),
 )
 
 sample_features = sa.Table(
@@ -98,7 +101,9 @@ sample_features = sa.Table(
     sa.Column("num", sa.Float),
     sa.Column("str", sa.String(1024)),
     sa.Column("kind", sa.String(8), nullable=False),
-    sa.Index("ix_sample_features_env", "service", "environment", "feature", "ts"),
+    sa.Index("ix_sample_features_env", "service", "environment", "feature", "ts").ddl_if(
+        dialect="postgresql"
+    ),
 )
 
 # Tables that hold observations, pruned by retention on their time column.

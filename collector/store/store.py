@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from envparity.agent.wire import Fingerprint, Snapshot
+from envparity.agent.wire import Fingerprint, Header, Snapshot
 from envparity.collector.store import schema
+from envparity.collector.store.bulk import bulk_insert
 from envparity.collector.store.migrations import migrate
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -175,38 +176,40 @@ class Store:
         if not snap.samples:
             return {}
         h = snap.header
-        key = {
-            "agent_id": h.agent_id,
-            "sequence": h.sequence,
-            "service": h.service,
-            "environment": h.environment,
+        n = len(snap.samples)
+        ts = [naive_utc(s.ts) for s in snap.samples]
+        preds = [s.prediction for s in snap.samples]
+        sample_cols = {
+            **_constant_key(h, n),
+            "idx": list(range(n)),
+            "ts": ts,
+            "request_id": [s.request_id for s in snap.samples],
+            "prediction_num": [float(p) if isinstance(p, int | float) else None for p in preds],
+            "prediction_str": [p if isinstance(p, str) else None for p in preds],
+            "confidence": [s.confidence for s in snap.samples],
+            "latency_s": [s.latency_s for s in snap.samples],
+            "model_version": [s.model_version for s in snap.samples],
+            "error": [s.error for s in snap.samples],
         }
-        sample_rows, feature_rows = [], []
-        for idx, s in enumerate(snap.samples):
-            ts = naive_utc(s.ts)
-            pred = s.prediction
-            sample_rows.append(
-                {
-                    **key,
-                    "idx": idx,
-                    "ts": ts,
-                    "request_id": s.request_id,
-                    "prediction_num": float(pred) if isinstance(pred, int | float) else None,
-                    "prediction_str": pred if isinstance(pred, str) else None,
-                    "confidence": s.confidence,
-                    "latency_s": s.latency_s,
-                    "model_version": s.model_version,
-                    "error": s.error,
-                }
-            )
-            feature_rows += [
-                {**key, "idx": idx, "ts": ts, "feature": name, **_feature_value(v)}
-                for name, v in s.features.items()
-            ]
-        conn.execute(schema.samples.insert(), sample_rows)
-        if feature_rows:
-            conn.execute(schema.sample_features.insert(), feature_rows)
-        return {"samples": len(sample_rows), "sample_features": len(feature_rows)}
+        flat = [
+            (i, name, value)
+            for i, sample in enumerate(snap.samples)
+            for name, value in sample.features.items()
+        ]
+        values = [f[2] for f in flat]
+        feature_cols = {
+            **_constant_key(h, len(flat)),
+            "idx": [f[0] for f in flat],
+            "ts": [ts[f[0]] for f in flat],
+            "feature": [f[1] for f in flat],
+            "num": [float(v) if isinstance(v, int | float) else None for v in values],
+            "str": [v if isinstance(v, str) else None for v in values],
+            "kind": [_kind(v) for v in values],
+        }
+        return {
+            "samples": bulk_insert(conn, schema.samples, sample_cols),
+            "sample_features": bulk_insert(conn, schema.sample_features, feature_cols),
+        }
 
     # --- queries ----------------------------------------------------------------
 
@@ -317,11 +320,19 @@ class Store:
         return deleted
 
 
-def _feature_value(value: object) -> dict[str, Any]:
+def _constant_key(header: Header, n: int) -> dict[str, list[Any]]:
+    return {
+        "agent_id": [header.agent_id] * n,
+        "sequence": [header.sequence] * n,
+        "service": [header.service] * n,
+        "environment": [header.environment] * n,
+    }
+
+
+def _kind(value: object) -> str:
+    """How a feature value is stored: a missing value stays missing, booleans count as 0/1."""
     if value is None:
-        return {"num": None, "str": None, "kind": "null"}
+        return "null"
     if isinstance(value, bool):
-        return {"num": float(value), "str": None, "kind": "bool"}
-    if isinstance(value, int | float):
-        return {"num": float(value), "str": None, "kind": "num"}
-    return {"num": None, "str": str(value), "kind": "str"}
+        return "bool"
+    return "num" if isinstance(value, int | float) else "str"

@@ -11,7 +11,8 @@ import httpx
 
 from envparity.collector.tables import text_table
 from envparity.demo.environments import prepare
-from envparity.demo.processes import envparity_command, free_port, process_group, wait_ready
+from envparity.demo.processes import envparity_command, process_group
+from envparity.localservers import free_port, wait_for_http
 
 
 def _print_environments(url: str) -> None:
@@ -54,7 +55,7 @@ def run_demo(workdir: Path, seconds: float = 45.0, serve: bool = False) -> int:
             envparity_command("collector", "serve", "--db", str(db), "--port", str(port)),
             env=child_env,
         )
-        wait_ready(f"{url}/ready", collector)
+        wait_for_http(f"{url}/ready", proc=collector)
         print(f"collector: {url} (DuckDB {db})")
         for name, env in envs.items():
             agent = subprocess.run(
