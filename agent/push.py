@@ -26,6 +26,7 @@ from typing import Literal
 
 import httpx
 from envparity.agent.spool import Spool, atomic_write
+from envparity.agent.tracing import PushTracer
 
 log = logging.getLogger("envparity.agent.push")
 
@@ -96,6 +97,7 @@ class Pusher:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        tracer: PushTracer | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -105,6 +107,7 @@ class Pusher:
         self._client = httpx.Client(base_url=collector_url.rstrip("/"), headers=headers, timeout=timeout_s)
         self.attempts, self.backoff_base_s, self.backoff_cap_s = attempts, backoff_base_s, backoff_cap_s
         self._sleep = sleep
+        self._tracer = tracer or PushTracer(endpoint="")
         self.on_attempt: Callable[[SendResult, float], None] | None = None
 
     def close(self) -> None:
@@ -112,10 +115,13 @@ class Pusher:
 
     def send(self, body_gz: bytes) -> SendResult:
         started = time.perf_counter()
-        try:
-            result = classify(self._client.post("/v1/snapshots", content=body_gz))
-        except httpx.HTTPError as exc:
-            result = SendResult("retry", f"{type(exc).__name__}: {exc}")
+        with self._tracer.span("envparity.push", **{"envparity.body_bytes": len(body_gz)}) as span:
+            try:
+                result = classify(self._client.post("/v1/snapshots", content=body_gz))
+            except httpx.HTTPError as exc:
+                result = SendResult("retry", f"{type(exc).__name__}: {exc}")
+            if span is not None:
+                span.set_attribute("envparity.verdict", result.verdict)
         if self.on_attempt:
             self.on_attempt(result, time.perf_counter() - started)
         return result

@@ -21,6 +21,7 @@ import gzip
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -70,14 +71,15 @@ class Spool:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | str,
         agent_id: str | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_age_s: float = DEFAULT_MAX_AGE_S,
     ) -> None:
         if max_bytes <= 0 or max_age_s <= 0:
             raise ValueError("spool limits must be positive")
-        self.root = root
+        root = self.root = Path(root)
+        self._mutex = threading.RLock()  # the agent's seal and delivery threads share a spool
         self.max_bytes, self.max_age_s = max_bytes, max_age_s
         for sub in ("pending", "fingerprints", "dead"):
             (root / sub).mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,13 @@ class Spool:
         except BlockingIOError:
             os.close(self._lock_fd)
             raise SpoolLocked(f"spool {root} is in use by another agent process") from None
+        for stale in root.rglob(".*.tmp"):  # torn writes of a process that was killed
+            stale.unlink(missing_ok=True)
         self.state = self._load_state(agent_id)
+
+    def release_after_fork(self) -> None:
+        """In a forked child: forget the inherited lock, which stays the parent's."""
+        self._lock_fd = -1
 
     def close(self) -> None:
         if self._lock_fd >= 0:
@@ -116,10 +124,11 @@ class Spool:
 
     def next_sequence(self) -> int:
         """Reserve the next sequence number durably before the snapshot is written."""
-        seq = self.state.next_sequence
-        self.state.next_sequence = seq + 1
-        self._save()
-        return seq
+        with self._mutex:
+            seq = self.state.next_sequence
+            self.state.next_sequence = seq + 1
+            self._save()
+            return seq
 
     def put(self, sequence: int, snapshot_json: bytes) -> Path:
         path = self.root / "pending" / f"{sequence:012d}.json.gz"
@@ -132,20 +141,28 @@ class Spool:
         return sorted((self.root / "pending").glob("*.json.gz"))
 
     def pending_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.pending())
+        total = 0
+        for p in self.pending():
+            try:
+                total += p.stat().st_size
+            except FileNotFoundError:
+                continue
+        return total
 
     def acknowledge(self, path: Path, fingerprint_hash: str | None) -> None:
-        if fingerprint_hash:
-            self.state.acked_fingerprint = fingerprint_hash
-            self._save()
-        path.unlink(missing_ok=True)
+        with self._mutex:
+            if fingerprint_hash:
+                self.state.acked_fingerprint = fingerprint_hash
+                self._save()
+            path.unlink(missing_ok=True)
 
     def dead_letter(self, path: Path, message: str) -> None:
         dead = self.root / "dead" / path.name
         os.replace(path, dead)
         atomic_write(dead.with_suffix("").with_suffix(".error.txt"), message.encode())
-        self.state.dead_lettered += 1
-        self._save()
+        with self._mutex:
+            self.state.dead_lettered += 1
+            self._save()
         log.error("collector refused %s; moved to %s: %s", path.name, dead, message)
 
     def save_fingerprint(self, fp_hash: str, fingerprint_json: bytes) -> None:
@@ -159,7 +176,16 @@ class Spool:
 
     def enforce_limits(self) -> int:
         """Drop the oldest pending snapshots beyond the byte or age bound; returns how many."""
-        files = [(p, p.stat()) for p in self.pending()]
+        with self._mutex:
+            return self._enforce_limits()
+
+    def _enforce_limits(self) -> int:
+        files = []
+        for p in self.pending():
+            try:
+                files.append((p, p.stat()))
+            except FileNotFoundError:  # acknowledged meanwhile
+                continue
         total = sum(st.st_size for _, st in files)
         now, dropped = time.time(), 0
         for path, st in files[:-1]:  # never drop the newest snapshot

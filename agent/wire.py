@@ -248,6 +248,23 @@ class RequestAggregates(WireModel):
             raise ValueError("errors exceed requests")
         return self
 
+    def merge(self, other: RequestAggregates) -> RequestAggregates:
+        """The aggregates of both windows together: exact, bucket by bucket."""
+        if other.latency_bucket_bounds_s != self.latency_bucket_bounds_s:
+            raise ValueError("cannot merge latency histograms with different bucket bounds")
+        errors = dict(self.errors)
+        for name, count in other.errors.items():
+            errors[name] = errors.get(name, 0) + count
+        return RequestAggregates(
+            requests=self.requests + other.requests,
+            errors=errors,
+            latency_bucket_bounds_s=list(self.latency_bucket_bounds_s),
+            latency_bucket_counts=[
+                a + b for a, b in zip(self.latency_bucket_counts, other.latency_bucket_counts, strict=True)
+            ],
+            latency_sum_s=self.latency_sum_s + other.latency_sum_s,
+        )
+
 
 FeatureValue = float | int | bool | str | None
 

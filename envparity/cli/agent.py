@@ -1,14 +1,16 @@
-"""``envparity agent run``: fingerprint this environment and push it to the collector."""
+"""``envparity agent run``: fingerprint this environment and push snapshots to the collector."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import time
+import signal
+import threading
 from pathlib import Path
 
+from envparity.agent.agent import Agent
 from envparity.agent.runner import run_once
-from envparity.agent.settings import AgentSettings
+from envparity.agent.settings import AgentSettings, env_number
 from envparity.cli.sources import add_source_options, sources_from_args
 
 log = logging.getLogger("envparity.agent")
@@ -26,6 +28,20 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spool", type=Path, help="spool directory (default: $ENVPARITY_SPOOL_DIR or the user's state dir)"
     )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=env_number("ENVPARITY_WINDOW_S", 60.0),
+        help="seconds per window (default $ENVPARITY_WINDOW_S or 60)",
+    )
+    parser.add_argument(
+        "--sample-size",
+        type=int,
+        default=int(env_number("ENVPARITY_SAMPLE_SIZE", 2000)),
+        help="sampled requests per window (default $ENVPARITY_SAMPLE_SIZE or 2000)",
+    )
+    parser.add_argument("--metrics-port", type=int, help="serve the agent's own Prometheus metrics here")
+    parser.add_argument("--otlp-endpoint", help="send OpenTelemetry spans of pushes (OTLP/HTTP)")
     add_source_options(parser)
 
 
@@ -41,6 +57,18 @@ def settings_from_args(args: argparse.Namespace) -> AgentSettings:
     )
 
 
+def agent_from_args(args: argparse.Namespace, **extra: object) -> Agent:
+    """A started continuous agent configured by the shared agent options."""
+    return Agent(
+        settings_from_args(args),
+        window_s=args.window,
+        sample_size=args.sample_size,
+        metrics_port=args.metrics_port,
+        otlp_endpoint=args.otlp_endpoint,
+        **extra,
+    )  # type: ignore[arg-type]
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("agent", help="the agent that runs beside a model server")
     inner = parser.add_subparsers(dest="agent_command", required=True, metavar="SUBCOMMAND")
@@ -49,28 +77,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--once",
         action="store_true",
-        help="push one snapshot and exit: 0 acknowledged, 3 spooled, not delivered",
-    )
-    run.add_argument(
-        "--interval", type=float, default=60.0, help="seconds between snapshots when not --once (default 60)"
+        help="push one snapshot and exit: 0 acknowledged, 3 spooled, not delivered, "
+        "4 refused by the collector (dead-lettered)",
     )
     run.set_defaults(handler=_run)
 
 
+def wait_for_termination() -> None:
+    """Block until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
 def _run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    if args.interval <= 0:
-        raise ValueError("--interval must be positive")
-    while True:
-        report = run_once(settings)
+    if args.once:
+        report = run_once(settings_from_args(args))
         log.info(
             "delivered %d snapshot(s), %d dead-lettered, %d still spooled",
             report.sent,
             report.dead,
             report.remaining,
         )
-        if args.once:
-            if not report.delivered_all:
-                return EXIT_SPOOLED
-            return EXIT_DEAD_LETTERED if report.dead else 0
-        time.sleep(args.interval)
+        if not report.delivered_all:
+            return EXIT_SPOOLED
+        return EXIT_DEAD_LETTERED if report.dead else 0
+    agent = agent_from_args(args)
+    log.info(
+        "agent %s running: window %.0fs, collector %s", agent.agent_id, args.window, agent.settings.collector
+    )
+    wait_for_termination()
+    report = agent.close()
+    return 0 if report.delivered_all else EXIT_SPOOLED

@@ -1,0 +1,271 @@
+"""The continuous agent: records requests in the serving process and pushes a snapshot per window.
+
+    agent = Agent.from_env()
+    agent.record(request_id="r-1", features={...}, prediction=0.93, latency_s=0.012)
+    agent.record_outcome(request_id="r-1", outcome=1)
+    agent.close()                      # flushes the last window (atexit does too)
+
+Three jobs run on an APScheduler background scheduler: sealing a window into a
+spooled snapshot (every ``window_s``), delivering the spool (every few seconds,
+independent of sealing, so a slow collector never stretches a window), and
+re-taking the fingerprint (every ``fingerprint_every_s``; sent in full only
+when its hash changes).
+
+Forking servers (gunicorn, uvicorn ``--workers``): every worker is an agent of
+its own. After a fork the child gets a fresh recorder, a new agent id
+(``<parent id>-w<pid>``), its own spool under ``<spool>/workers/<pid>`` and its
+own scheduler; the collector adds up the workers' windows per environment.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from envparity.agent.fingerprint import take_fingerprint
+from envparity.agent.metrics import AgentMetrics
+from envparity.agent.push import DeliveryReport, Pusher, SendResult
+from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Recorder
+from envparity.agent.settings import AgentSettings, env_number
+from envparity.agent.snapshot import build_snapshot
+from envparity.agent.spool import Spool
+from envparity.agent.tracing import PushTracer
+from envparity.agent.wire import Fingerprint, GpuSection
+
+log = logging.getLogger("envparity.agent")
+
+DELIVERY_EVERY_S = 5.0
+
+
+class Agent:
+    """Records requests and outcomes; seals, spools and delivers a snapshot per window."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        window_s: float = 60.0,
+        sample_size: int = DEFAULT_SAMPLE_SIZE,
+        fingerprint_every_s: float = 300.0,
+        metrics_port: int | None = None,
+        otlp_endpoint: str | None = None,
+        gpu_sampler: Any = None,
+        start: bool = True,
+    ) -> None:
+        if window_s <= 0 or fingerprint_every_s <= 0:
+            raise ValueError("window_s and fingerprint_every_s must be positive")
+        self.settings = settings
+        self.window_s, self.fingerprint_every_s = window_s, fingerprint_every_s
+        self.sample_size = sample_size
+        self.metrics = AgentMetrics()
+        self._tracer = PushTracer(otlp_endpoint)
+        self._gpu = gpu_sampler
+        self._seal_lock = threading.Lock()
+        self._closed = False
+        self._open(settings.agent_id)
+        if metrics_port is not None:
+            self.metrics.serve(metrics_port)
+        _register_fork_handler(self)
+        atexit.register(_close_at_exit, weakref.ref(self))
+        if start:
+            self.start()
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Agent:
+        """An agent configured by ENVPARITY_* variables (see ``envparity.agent.settings``)."""
+        names = {
+            "window_s",
+            "sample_size",
+            "fingerprint_every_s",
+            "metrics_port",
+            "otlp_endpoint",
+            "start",
+            "gpu_sampler",
+        }
+        options = {k: overrides.pop(k) for k in list(overrides) if k in names}
+        options.setdefault("window_s", env_number("ENVPARITY_WINDOW_S", 60.0))
+        options.setdefault("sample_size", int(env_number("ENVPARITY_SAMPLE_SIZE", DEFAULT_SAMPLE_SIZE)))
+        if os.environ.get("ENVPARITY_METRICS_PORT"):
+            options.setdefault("metrics_port", int(env_number("ENVPARITY_METRICS_PORT", 0)))
+        return cls(AgentSettings.from_env(**overrides), **options)
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def _open(self, agent_id: str | None, spool_dir: Any = None) -> None:
+        self.recorder = Recorder(self.sample_size)
+        self.spool = Spool(spool_dir or self.settings.spool_path, agent_id, self.settings.spool_max_bytes)
+        self.pusher = Pusher(
+            self.settings.collector,
+            self.settings.token,
+            self.settings.push_timeout_s,
+            self.settings.push_attempts,
+            tracer=self._tracer,
+        )
+        self.pusher.on_attempt = self._on_attempt
+        self._fingerprint: Fingerprint | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._start_pending = False
+        self._pid = os.getpid()
+
+    @property
+    def tracing_enabled(self) -> bool:
+        return self._tracer.enabled
+
+    @property
+    def agent_id(self) -> str:
+        return self.spool.state.agent_id
+
+    def start(self) -> None:
+        """Start the background jobs (sealing, delivery, fingerprint)."""
+        if self._scheduler is not None:
+            return
+        self.refresh_fingerprint()
+        scheduler = BackgroundScheduler(timezone=UTC)
+        now = datetime.now(UTC)
+        scheduler.add_job(
+            self.seal_window, "interval", seconds=self.window_s, id="seal", max_instances=1, coalesce=True
+        )
+        scheduler.add_job(
+            self.deliver,
+            "interval",
+            seconds=min(DELIVERY_EVERY_S, self.window_s),
+            id="deliver",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
+        scheduler.add_job(
+            self.refresh_fingerprint,
+            "interval",
+            seconds=self.fingerprint_every_s,
+            id="fingerprint",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def close(self) -> DeliveryReport:
+        """Stop the jobs, seal the last window and deliver what the collector will take."""
+        if self._closed:
+            return DeliveryReport(remaining=len(self.spool.pending()))
+        self._closed = True
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+        self.seal_window()
+        report = self.deliver()
+        self.pusher.close()
+        self.spool.close()
+        self._tracer.shutdown()
+        return report
+
+    def _after_fork_in_child(self) -> None:
+        parent_id = self.spool.state.agent_id
+        parent_spool, fingerprint = self.spool.root, self._fingerprint
+        self.spool.release_after_fork()
+        self._open(f"{parent_id}-w{os.getpid()}", parent_spool / "workers" / str(os.getpid()))
+        self._fingerprint = fingerprint
+        self._seal_lock = threading.Lock()
+        # Threads cannot be started safely inside a fork hook (other modules' locks are
+        # re-initialised by hooks that run later); the first record() starts them.
+        self._start_pending = not self._closed
+
+    # --- recording (the serving path) ---------------------------------------------
+
+    def record(self, **kwargs: Any) -> None:
+        """Record one request: see ``Recorder.record`` for the fields."""
+        if self._start_pending:
+            self._start_pending = False
+            self.start()
+        self.recorder.record(**kwargs)
+
+    def record_outcome(self, request_id: str, outcome: Any) -> None:
+        self.recorder.record_outcome(request_id, outcome)
+
+    # --- jobs ----------------------------------------------------------------------
+
+    def refresh_fingerprint(self) -> None:
+        try:
+            fp = take_fingerprint(self.settings.sources)
+        except Exception:  # a vanished config file must not stop the agent
+            log.exception("fingerprint failed; keeping the previous one")
+            return
+        if self._fingerprint is None or fp.hash != self._fingerprint.hash:
+            self.spool.save_fingerprint(fp.hash, fp.model_dump_json().encode())
+            if self._fingerprint is not None:
+                log.info("fingerprint changed: %s -> %s", self._fingerprint.hash[:12], fp.hash[:12])
+        self._fingerprint = fp
+
+    def seal_window(self) -> int:
+        """Seal the current window into a spooled snapshot; returns its sequence."""
+        with self._seal_lock:
+            window = self.recorder.seal()
+            gpu: GpuSection | None = self._gpu.seal() if self._gpu is not None else None
+            sequence = self.spool.next_sequence()
+            snap = build_snapshot(
+                agent_id=self.agent_id,
+                sequence=sequence,
+                service=self.settings.service,
+                environment=self.settings.environment,
+                window_start=window.start,
+                window_end=window.end,
+                fingerprint=self._fingerprint,
+                acked_fingerprint=self.spool.state.acked_fingerprint,
+                requests=window.requests,
+                samples=window.samples or None,
+                outcomes=window.outcomes or None,
+                gpu=gpu,
+            )
+            self.spool.put(sequence, snap.model_dump_json().encode())
+        self.metrics.windows.inc()
+        self.metrics.spooled.inc()
+        self.metrics.records.inc(window.requests.requests)
+        self.metrics.spool_bytes.set(self.spool.pending_bytes())
+        if window.outcomes_dropped:
+            log.warning("dropped %d outcomes over the per-window bound", window.outcomes_dropped)
+        return sequence
+
+    def deliver(self) -> DeliveryReport:
+        dropped_before = self.spool.state.dropped
+        report = self.pusher.deliver(self.spool)
+        self.metrics.sent.inc(report.sent)
+        if report.dead:
+            self.metrics.dropped.labels(reason="dead_letter").inc(report.dead)
+        if self.spool.state.dropped > dropped_before:
+            self.metrics.dropped.labels(reason="spool_bound").inc(self.spool.state.dropped - dropped_before)
+        self.metrics.spool_bytes.set(self.spool.pending_bytes())
+        return report
+
+    def _on_attempt(self, result: SendResult, seconds: float) -> None:
+        self.metrics.push_seconds.labels(result=result.verdict).observe(seconds)
+
+
+_AGENTS: weakref.WeakSet[Agent] = weakref.WeakSet()
+_FORK_HANDLER: list[bool] = []
+
+
+def _register_fork_handler(agent: Agent) -> None:
+    if not _FORK_HANDLER:
+        os.register_at_fork(after_in_child=_reinit_after_fork)
+        _FORK_HANDLER.append(True)
+    _AGENTS.add(agent)
+
+
+def _reinit_after_fork() -> None:
+    for agent in list(_AGENTS):
+        agent._after_fork_in_child()
+
+
+def _close_at_exit(ref: weakref.ref[Agent]) -> None:
+    agent = ref()
+    if agent is not None and agent._pid == os.getpid():
+        try:
+            agent.close()
+        except Exception:  # at interpreter exit, report and carry on
+            log.exception("closing the agent at exit failed")

@@ -1,0 +1,195 @@
+"""The in-process request recorder: exact counters and a bounded uniform sample per window.
+
+Every request updates the counters (requests, errors by class) and the latency
+histogram (bounds ``LATENCY_BUCKETS_S`` from the wire format, so windows merge
+bucket by bucket). A reservoir of at most ``sample_size`` full records per window
+is kept with Li's Algorithm L: each of the n records of a window is in the
+sample with probability k/n, and a random number is drawn only when a record
+enters the sample, not for every record. Records are kept as tuples; they become
+wire models only when the window is sealed, off the serving path.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from envparity.agent.wire import LATENCY_BUCKETS_S, Outcome, RequestAggregates, Sample
+
+_BOUNDS = LATENCY_BUCKETS_S
+DEFAULT_SAMPLE_SIZE = 2000
+DEFAULT_MAX_OUTCOMES = 10_000
+
+# (ts, request_id, features, prediction, confidence, latency_s, model_version, error)
+Record = tuple[
+    float, str | None, dict[str, Any] | None, Any, float | None, float | None, str | None, str | None
+]
+
+
+class _Reservoir:
+    """Algorithm L (Li, 1994): a uniform sample of k items from a stream of unknown length."""
+
+    def __init__(self, k: int, rng: random.Random) -> None:
+        self.k, self.items, self.seen = k, [], 0
+        self._rng = rng
+        self._w = math.exp(math.log(rng.random() or 1e-300) / k)
+        self._next = k + self._skip()
+
+    def _skip(self) -> int:
+        return int(math.log(self._rng.random() or 1e-300) / math.log1p(-self._w)) + 1
+
+    def offer(self, item: Record) -> None:
+        self.seen += 1
+        if self.seen <= self.k:
+            self.items.append(item)
+        elif self.seen == self._next:
+            self.items[self._rng.randrange(self.k)] = item
+            self._w *= math.exp(math.log(self._rng.random() or 1e-300) / self.k)
+            self._next += self._skip()
+
+
+@dataclass
+class Window:
+    """What one window holds; replaced wholesale when the window is sealed."""
+
+    started: float
+    requests: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(_BOUNDS) + 1))
+    latency_sum: float = 0.0
+    reservoir: _Reservoir | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes_dropped: int = 0
+
+
+@dataclass
+class SealedWindow:
+    start: datetime
+    end: datetime
+    requests: RequestAggregates
+    samples: list[Sample]
+    outcomes: list[Outcome]
+    outcomes_dropped: int
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _plain(value: Any) -> float | int | bool | str | None:
+    """A wire-safe feature or prediction value: numbers from numpy and the like become floats."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _sample(record: Record) -> Sample:
+    ts, request_id, features, prediction, confidence, latency, version, error = record
+    return Sample(
+        ts=_utc(ts),
+        request_id=None if request_id is None else str(request_id),
+        features={str(k): _plain(v) for k, v in (features or {}).items()},
+        prediction=_plain(prediction),
+        confidence=_number(confidence),
+        latency_s=_number(latency),
+        model_version=None if version is None else str(version),
+        error=error,
+    )
+
+
+class Recorder:
+    """Thread-safe recorder of requests and outcomes, sealed into windows."""
+
+    def __init__(
+        self,
+        sample_size: int = DEFAULT_SAMPLE_SIZE,
+        max_outcomes: int = DEFAULT_MAX_OUTCOMES,
+        seed: int | None = None,
+    ) -> None:
+        if sample_size < 1:
+            raise ValueError("sample_size must be at least 1")
+        self.sample_size, self.max_outcomes = sample_size, max_outcomes
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._window = self._new_window()
+
+    def _new_window(self) -> Window:
+        return Window(started=time.time(), reservoir=_Reservoir(self.sample_size, self._rng))
+
+    def record(
+        self,
+        *,
+        request_id: str | None = None,
+        features: dict[str, Any] | None = None,
+        prediction: Any = None,
+        confidence: float | None = None,
+        latency_s: float | None = None,
+        model_version: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Count one request and offer it to the window's sample. Never raises on odd values."""
+        record: Record = (
+            time.time(),
+            request_id,
+            features,
+            prediction,
+            confidence,
+            latency_s,
+            model_version,
+            error,
+        )
+        bucket = bisect_left(_BOUNDS, latency_s) if latency_s is not None else -1
+        with self._lock:
+            w = self._window
+            w.requests += 1
+            if error is not None:
+                w.errors[error] = w.errors.get(error, 0) + 1
+            if bucket >= 0:
+                w.buckets[bucket] += 1
+                w.latency_sum += latency_s  # type: ignore[operator]
+            w.reservoir.offer(record)  # type: ignore[union-attr]
+
+    def record_outcome(self, request_id: str, outcome: Any) -> None:
+        """A label or outcome for an earlier request; bounded per window, drops counted."""
+        item = Outcome(request_id=request_id, outcome=outcome, ts=datetime.now(UTC))
+        with self._lock:
+            if len(self._window.outcomes) < self.max_outcomes:
+                self._window.outcomes.append(item)
+            else:
+                self._window.outcomes_dropped += 1
+
+    def seal(self) -> SealedWindow:
+        """Close the current window and start the next; the conversion runs outside the lock."""
+        with self._lock:
+            w, self._window = self._window, self._new_window()
+            ended = self._window.started
+        aggregates = RequestAggregates(
+            requests=w.requests,
+            errors=dict(w.errors),
+            latency_bucket_counts=list(w.buckets),
+            latency_sum_s=w.latency_sum,
+        )
+        return SealedWindow(
+            start=_utc(w.started),
+            end=_utc(ended),
+            requests=aggregates,
+            samples=[_sample(r) for r in sorted(w.reservoir.items, key=lambda r: r[0])],  # type: ignore[union-attr]
+            outcomes=w.outcomes,
+            outcomes_dropped=w.outcomes_dropped,
+        )
