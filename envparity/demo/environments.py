@@ -1,8 +1,9 @@
 """The two environments of the demo, differing the way the seed incident did.
 
 Production runs a different pandas-like dependency version (from a lock file),
-a feature-store cache TTL of 3600 s where staging has none, and its
-``model-latest`` alias resolves to last week's artifact.
+a feature-store cache TTL of 3600 s where staging has none, normalisation
+statistics computed from an older data window (so its scaled features and
+predictions shift), and its ``model-latest`` alias resolves to last week's artifact.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from envparity.agent.fingerprint import FingerprintSources
+from envparity.demo.model import Normalisation, transactions
 
 LOCKS = {
     "staging": {"pandas": "2.2.3", "numpy": "1.26.4", "scikit-learn": "1.5.2", "fastapi": "0.115.0"},
@@ -24,6 +28,9 @@ CONFIGS = {
     },
 }
 MODEL_FOR = {"staging": "fraud-2026-11-20", "production": "fraud-2026-11-13"}
+ARTIFACTS = {"fraud-2026-11-20": 20, "fraud-2026-11-13": 13}  # version -> training seed
+# log-mean of transaction amounts in the data window the normalisation statistics came from
+NORMALISATION_WINDOW = {"staging": 3.6, "production": 3.1}
 
 
 @dataclass(frozen=True)
@@ -43,11 +50,16 @@ class DemoEnvironment:
     def model_alias(self) -> Path:
         return self.root / "model-latest"
 
+    @property
+    def normalisation_file(self) -> Path:
+        return self.root / "normalisation.json"
+
     def sources(self) -> FingerprintSources:
         return FingerprintSources(
             packages_from=self.lock_file,
             env_prefixes=("FRAUD_",),
             config_files={"serving.json": self.config_file},
+            artifacts={"normalisation": self.normalisation_file},
             artifact_aliases={"model-latest": self.model_alias},
         )
 
@@ -67,8 +79,8 @@ class DemoEnvironment:
 def write_models(models_dir: Path) -> None:
     """Two model artifacts, as a registry would hold them: this week's and last week's."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    for version, weights in (("fraud-2026-11-20", [0.8, -1.2, 2.1]), ("fraud-2026-11-13", [0.7, -1.0, 1.9])):
-        (models_dir / f"{version}.json").write_text(json.dumps({"version": version, "weights": weights}))
+    for version, seed in ARTIFACTS.items():
+        (models_dir / f"{version}.json").write_text(json.dumps({"version": version, "seed": seed}))
 
 
 def prepare(workdir: Path) -> dict[str, DemoEnvironment]:
@@ -83,5 +95,7 @@ def prepare(workdir: Path) -> dict[str, DemoEnvironment]:
         env.config_file.write_text(json.dumps(CONFIGS[name], indent=2))
         env.model_alias.unlink(missing_ok=True)
         env.model_alias.symlink_to(models / f"{MODEL_FOR[name]}.json")
+        window = transactions(np.random.default_rng(7), 5000, NORMALISATION_WINDOW[name])
+        env.normalisation_file.write_text(Normalisation.from_window(window).to_json())
         envs[name] = env
     return envs
