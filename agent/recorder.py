@@ -113,8 +113,49 @@ def _sample(record: Record) -> Sample:
     )
 
 
+class _Shard:
+    """One thread's part of the current window, behind a lock only that thread and seal() take."""
+
+    __slots__ = ("lock", "thread", "window")
+
+    def __init__(self, window: Window) -> None:
+        self.lock = threading.Lock()
+        self.thread = threading.current_thread()
+        self.window = window
+
+
+def _merge_samples(parts: list[tuple[int, list[Record]]], k: int, rng: random.Random) -> list[Record]:
+    """A uniform k-sample of the union of several streams from their own uniform reservoirs.
+
+    How many items come from each stream follows the multivariate hypergeometric
+    law (drawn one item at a time); a uniform subset of a uniform reservoir is a
+    uniform sample of its stream, so every record ends up in with probability k/N.
+    """
+    remaining = [seen for seen, _ in parts]
+    total = sum(remaining)
+    take = [0] * len(parts)
+    for _ in range(min(k, total)):
+        pick = rng.randrange(total)
+        for i, left in enumerate(remaining):
+            if pick < left:
+                take[i] += 1
+                remaining[i] -= 1
+                break
+            pick -= left
+        total -= 1
+    merged: list[Record] = []
+    for (_, items), count in zip(parts, take, strict=True):
+        merged += rng.sample(items, count) if count < len(items) else items
+    return merged
+
+
 class Recorder:
-    """Thread-safe recorder of requests and outcomes, sealed into windows."""
+    """Thread-safe recorder of requests and outcomes, sealed into windows.
+
+    Each recording thread writes to a shard of its own, so threads never wait on
+    each other; ``seal()`` takes every shard's lock in turn, swaps in a fresh
+    window and merges the counts exactly and the samples uniformly.
+    """
 
     def __init__(
         self,
@@ -126,11 +167,23 @@ class Recorder:
             raise ValueError("sample_size must be at least 1")
         self.sample_size, self.max_outcomes = sample_size, max_outcomes
         self._rng = random.Random(seed)
-        self._lock = threading.Lock()
-        self._window = self._new_window()
+        self._shards: list[_Shard] = []
+        self._shards_lock = threading.Lock()
+        self._local = threading.local()
+        self._started = time.time()
 
     def _new_window(self) -> Window:
-        return Window(started=time.time(), reservoir=_Reservoir(self.sample_size, self._rng))
+        with self._shards_lock:  # the shared generator is not safe to use from two threads
+            seed = self._rng.getrandbits(64)
+        return Window(started=self._started, reservoir=_Reservoir(self.sample_size, random.Random(seed)))
+
+    def _shard(self) -> _Shard:
+        shard = getattr(self._local, "shard", None)
+        if shard is None:
+            shard = self._local.shard = _Shard(self._new_window())
+            with self._shards_lock:
+                self._shards.append(shard)
+        return shard
 
     def record(
         self,
@@ -155,8 +208,9 @@ class Recorder:
             error,
         )
         bucket = bisect_left(_BOUNDS, latency_s) if latency_s is not None else -1
-        with self._lock:
-            w = self._window
+        shard = self._shard()
+        with shard.lock:
+            w = shard.window
             w.requests += 1
             if error is not None:
                 w.errors[error] = w.errors.get(error, 0) + 1
@@ -168,28 +222,49 @@ class Recorder:
     def record_outcome(self, request_id: str, outcome: Any) -> None:
         """A label or outcome for an earlier request; bounded per window, drops counted."""
         item = Outcome(request_id=request_id, outcome=outcome, ts=datetime.now(UTC))
-        with self._lock:
-            if len(self._window.outcomes) < self.max_outcomes:
-                self._window.outcomes.append(item)
+        shard = self._shard()
+        with shard.lock:
+            if len(shard.window.outcomes) < self.max_outcomes:
+                shard.window.outcomes.append(item)
             else:
-                self._window.outcomes_dropped += 1
+                shard.window.outcomes_dropped += 1
 
     def seal(self) -> SealedWindow:
-        """Close the current window and start the next; the conversion runs outside the lock."""
-        with self._lock:
-            w, self._window = self._window, self._new_window()
-            ended = self._window.started
+        """Close the current window and start the next; the merge runs outside the shard locks."""
+        with self._shards_lock:
+            shards = list(self._shards)
+            started, self._started = self._started, time.time()
+            # a finished thread's shard is not needed after this window
+            self._shards = [s for s in self._shards if s.thread.is_alive()]
+        windows = []
+        for shard in shards:
+            fresh = self._new_window()
+            with shard.lock:
+                windows.append(shard.window)
+                shard.window = fresh
+        ended = self._started
+        buckets = [sum(col) for col in zip(*(w.buckets for w in windows), strict=True)] if windows else None
+        errors: dict[str, int] = {}
+        for w in windows:
+            for name, count in w.errors.items():
+                errors[name] = errors.get(name, 0) + count
         aggregates = RequestAggregates(
-            requests=w.requests,
-            errors=dict(w.errors),
-            latency_bucket_counts=list(w.buckets),
-            latency_sum_s=w.latency_sum,
+            requests=sum(w.requests for w in windows),
+            errors=errors,
+            latency_sum_s=sum(w.latency_sum for w in windows),
+            **({"latency_bucket_counts": buckets} if buckets else {}),
+        )
+        parts = [(w.reservoir.seen, w.reservoir.items) for w in windows]  # type: ignore[union-attr]
+        samples = _merge_samples(parts, self.sample_size, self._rng)
+        outcomes = [o for w in windows for o in w.outcomes][: self.max_outcomes]
+        dropped = (
+            sum(w.outcomes_dropped for w in windows) + sum(len(w.outcomes) for w in windows) - len(outcomes)
         )
         return SealedWindow(
-            start=_utc(w.started),
+            start=_utc(started),
             end=_utc(ended),
             requests=aggregates,
-            samples=[_sample(r) for r in sorted(w.reservoir.items, key=lambda r: r[0])],  # type: ignore[union-attr]
-            outcomes=w.outcomes,
-            outcomes_dropped=w.outcomes_dropped,
+            samples=[_sample(r) for r in sorted(samples, key=lambda r: r[0])],
+            outcomes=outcomes,
+            outcomes_dropped=dropped,
         )

@@ -16,7 +16,11 @@ def test_demo_names_the_planted_differences(tmp_path):
     (_, prod_req, prod_err, _), (_, stage_req, stage_err, _) = counts
     assert prod_req == stage_req and int(prod_req) > 50  # the same traffic, counted exactly
     assert prod_err == stage_err and int(prod_err) >= 1  # the malformed requests, in both
-    for planted in ("package:pandas", "feature_store.cache_ttl_s", "alias:model-latest",
-                    "artifact:normalisation"):
+    for planted in (
+        "package:pandas",
+        "feature_store.cache_ttl_s",
+        "alias:model-latest",
+        "artifact:normalisation",
+    ):
         assert re.search(rf"fail\s+\w+\s+\w+\s+\S*{re.escape(planted)}", out), planted
     assert not list((tmp_path / "demo").glob("*/spool/pending/*.json.gz"))  # every window delivered

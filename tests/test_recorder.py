@@ -98,3 +98,33 @@ def test_outcomes_are_bounded_and_counted():
     window = recorder.seal()
     assert [o.request_id for o in window.outcomes] == [f"r{i}" for i in range(5)]
     assert window.outcomes_dropped == 3
+
+
+def test_reservoir_is_uniform_across_threads():
+    """Records from threads of unequal volume enter the merged sample with the same probability."""
+    volumes, k, windows = (30, 60, 90, 120), 30, 600
+    recorder = Recorder(sample_size=k, seed=99)
+    inclusion = {t: 0 for t in range(len(volumes))}
+
+    def work(t: int, barrier: threading.Barrier) -> None:
+        for _ in range(windows):
+            for i in range(volumes[t]):
+                recorder.record(request_id=f"{t}-{i}")
+            barrier.wait()  # everyone has recorded this window
+            barrier.wait()  # the window was sealed
+
+    barrier = threading.Barrier(len(volumes) + 1)
+    threads = [threading.Thread(target=work, args=(t, barrier)) for t in range(len(volumes))]
+    for t in threads:
+        t.start()
+    for _ in range(windows):
+        barrier.wait()
+        for sample in recorder.seal().samples:
+            inclusion[int(sample.request_id.split("-")[0])] += 1
+        barrier.wait()
+    for t in threads:
+        t.join()
+    observed = np.array(list(inclusion.values()))
+    expected = np.array(volumes) / sum(volumes) * k * windows
+    assert observed.sum() == k * windows
+    assert stats.chisquare(observed, expected).pvalue > 1e-4, (observed, expected)
