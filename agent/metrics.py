@@ -11,15 +11,11 @@ class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.windows = Counter(
-            "envparity_agent_windows_sealed_total", "Windows sealed into snapshots.", registry=r
-        )
+        self.windows = Counter("envparity_agent_windows_sealed_total", "Windows sealed into snapshots.", registry=r)
         self.sent = Counter(
             "envparity_agent_snapshots_sent_total", "Snapshots acknowledged by the collector.", registry=r
         )
-        self.spooled = Counter(
-            "envparity_agent_snapshots_spooled_total", "Snapshots written to the spool.", registry=r
-        )
+        self.spooled = Counter("envparity_agent_snapshots_spooled_total", "Snapshots written to the spool.", registry=r)
         self.dropped = Counter(
             "envparity_agent_snapshots_dropped_total",
             "Snapshots lost: dropped by the spool bound or dead-lettered.",
@@ -29,9 +25,7 @@ class AgentMetrics:
         self.push_seconds = Histogram(
             "envparity_agent_push_duration_seconds", "Duration of one push attempt.", ["result"], registry=r
         )
-        self.spool_bytes = Gauge(
-            "envparity_agent_spool_bytes", "Bytes of snapshots waiting in the spool.", registry=r
-        )
+        self.spool_bytes = Gauge("envparity_agent_spool_bytes", "Bytes of snapshots waiting in the spool.", registry=r)
         self.records = Counter("envparity_agent_requests_recorded_total", "Requests recorded.", registry=r)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:

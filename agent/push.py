@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
+
 from envparity.agent.spool import Spool, atomic_write
 from envparity.agent.tracing import PushTracer
 
@@ -167,9 +168,7 @@ class Pusher:
             result = self.deliver_one(spool, path)
             if result.verdict == "acked":
                 data = json.loads(gzip.decompress(path.read_bytes()))
-                spool.acknowledge(
-                    path, data.get("fingerprint_hash") or (data.get("fingerprint") or {}).get("hash")
-                )
+                spool.acknowledge(path, data.get("fingerprint_hash") or (data.get("fingerprint") or {}).get("hash"))
                 report.sent += 1
                 report.duplicates += result.message == "duplicate"
             elif result.verdict == "dead":

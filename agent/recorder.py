@@ -27,9 +27,7 @@ DEFAULT_SAMPLE_SIZE = 2000
 DEFAULT_MAX_OUTCOMES = 10_000
 
 # (ts, request_id, features, prediction, confidence, latency_s, model_version, error)
-Record = tuple[
-    float, str | None, dict[str, Any] | None, Any, float | None, float | None, str | None, str | None
-]
+Record = tuple[float, str | None, dict[str, Any] | None, Any, float | None, float | None, str | None, str | None]
 
 
 class _Reservoir:
@@ -257,9 +255,7 @@ class Recorder:
         parts = [(w.reservoir.seen, w.reservoir.items) for w in windows]  # type: ignore[union-attr]
         samples = _merge_samples(parts, self.sample_size, self._rng)
         outcomes = [o for w in windows for o in w.outcomes][: self.max_outcomes]
-        dropped = (
-            sum(w.outcomes_dropped for w in windows) + sum(len(w.outcomes) for w in windows) - len(outcomes)
-        )
+        dropped = sum(w.outcomes_dropped for w in windows) + sum(len(w.outcomes) for w in windows) - len(outcomes)
         return SealedWindow(
             start=_utc(started),
             end=_utc(ended),

@@ -23,9 +23,7 @@ def open_pusher(settings: AgentSettings) -> Pusher:
     return Pusher(settings.collector, settings.token, settings.push_timeout_s, settings.push_attempts)
 
 
-def spool_fingerprint_snapshot(
-    settings: AgentSettings, spool: Spool, window_start: datetime | None = None
-) -> int:
+def spool_fingerprint_snapshot(settings: AgentSettings, spool: Spool, window_start: datetime | None = None) -> int:
     """Fingerprint this environment and write one snapshot to the spool; returns its sequence."""
     fingerprint = take_fingerprint(settings.sources)
     spool.save_fingerprint(fingerprint.hash, fingerprint.model_dump_json().encode())

@@ -18,9 +18,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from platformdirs import user_state_dir
+
 from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.spool import DEFAULT_MAX_BYTES
-from platformdirs import user_state_dir
 
 DEFAULT_COLLECTOR = "http://127.0.0.1:8400"
 
@@ -81,7 +82,5 @@ class AgentSettings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         for required in ("service", "environment"):
             if not values.get(required):
-                raise SettingsError(
-                    f"{required} is required: pass --{required} or set ENVPARITY_{required.upper()}"
-                )
+                raise SettingsError(f"{required} is required: pass --{required} or set ENVPARITY_{required.upper()}")
         return cls(**values)  # type: ignore[arg-type]

@@ -21,9 +21,7 @@ class PushTracer:
 
     def __init__(self, endpoint: str | None = None, service: str = "envparity-agent") -> None:
         endpoint = (
-            endpoint
-            or os.environ.get("ENVPARITY_OTLP_ENDPOINT")
-            or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            endpoint or os.environ.get("ENVPARITY_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         )
         self._tracer: Any = None
         self._provider: Any = None

@@ -50,8 +50,8 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
     30.0,
 )
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,126}$"
-Name = Annotated[str, Field(pattern=_NAME, description="service, environment or agent name")]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,126}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="service, environment or agent name")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
 from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import Sample, Snapshot
 from envparity.collector.store import Store
-
 from envparity.localservers import create_database, free_port, local_postgres, wait_for_http
 
 

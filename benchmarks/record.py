@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from envparity.agent.recorder import Recorder
-from envparity.agent.wire import LATENCY_BUCKETS_S
 from prometheus_client import CollectorRegistry, Histogram
 
+from envparity.agent.recorder import Recorder
+from envparity.agent.wire import LATENCY_BUCKETS_S
 from envparity.localservers import free_port, wait_for_http
 
 BATCH = 100
@@ -81,8 +81,7 @@ def bench_calls(calls: int) -> None:
             print(f"{name:40s} {threads:7d} {med:10.3f} {p99:8.3f}")
     for threads in (1, 8):
         ratio = (
-            results[("envparity Recorder.record", threads)]
-            / results[("prometheus_client Histogram.observe", threads)]
+            results[("envparity Recorder.record", threads)] / results[("prometheus_client Histogram.observe", threads)]
         )
         print(f"record / observe ({threads} thread{'s' if threads > 1 else ''}): {ratio:.2f}x")
 
@@ -154,10 +153,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--rss-minutes", type=float, default=0.0)
     args = parser.parse_args()
-    print(
-        f"record() benchmark, {args.calls} calls per case, {os.cpu_count()} CPUs, "
-        f"Python {sys.version.split()[0]}"
-    )
+    print(f"record() benchmark, {args.calls} calls per case, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     bench_calls(args.calls)
     if args.rss_minutes:
         bench_rss(args.rss_minutes)

@@ -8,17 +8,21 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from envparity.agent.wire import Snapshot
-from envparity.collector.auth import AuthError, Authorizer
-from envparity.collector.body import BodyError, parse_json, read_body
-from envparity.collector.metrics import CollectorMetrics
-from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
-from envparity.collector.store import SequenceConflict, Store, UnknownFingerprint
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
+
+from envparity.agent.wire import NAME_PATTERN, Outcome, Snapshot
+from envparity.collector.auth import AuthError, Authorizer
+from envparity.collector.body import BodyError, parse_json, read_body
+from envparity.collector.metrics import CollectorMetrics
+from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
+from envparity.collector.parity.service import REFERENCE_PREFIX, ParityService
+from envparity.collector.parity.store_reader import parse_duration, split_environment
+from envparity.collector.parity_metrics import ParityCollector
+from envparity.collector.store import SequenceConflict, Store, UnknownFingerprint
 
 log = logging.getLogger("envparity.collector")
 
@@ -36,17 +40,26 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+class OutcomesBody(BaseModel):
+    service: str = Field(pattern=NAME_PATTERN)
+    environment: str = Field(pattern=NAME_PATTERN)
+    outcomes: list[Outcome] = Field(min_length=1, max_length=100_000)
+
+
 def create_app(
     store: Store,
     authorizer: Authorizer | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     metrics: CollectorMetrics | None = None,
+    parity: ParityService | None = None,
 ) -> FastAPI:
     """The collector application over a store."""
     auth = authorizer or Authorizer(None)
     stats = metrics or CollectorMetrics()
+    parity = parity or ParityService(store)
+    stats.registry.register(ParityCollector(parity))
     app = FastAPI(title="envparity collector", version="1")
-    app.state.store, app.state.metrics = store, stats
+    app.state.store, app.state.metrics, app.state.parity = store, stats, parity
 
     @app.exception_handler(AuthError)
     async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
@@ -80,9 +93,7 @@ def create_app(
             stats.snapshots.labels(outcome=f"rejected_{exc.status}").inc()
             raise
         try:
-            result = await run_in_threadpool(
-                store.ingest, snap, hashlib.sha256(body).hexdigest(), datetime.now(UTC)
-            )
+            result = await run_in_threadpool(store.ingest, snap, hashlib.sha256(body).hexdigest(), datetime.now(UTC))
         except (UnknownFingerprint, SequenceConflict) as exc:
             stats.snapshots.labels(outcome="rejected_409").inc()
             code = "unknown_fingerprint" if isinstance(exc, UnknownFingerprint) else "conflict"
@@ -119,9 +130,7 @@ def create_app(
         return fp.model_dump(mode="json")
 
     @app.get("/v1/fingerprints/diff", response_model=None)
-    def fingerprint_diff(
-        request: Request, service: str, baseline: str = Query(...), target: str = Query(...)
-    ) -> Any:
+    def fingerprint_diff(request: Request, service: str, baseline: str = Query(...), target: str = Query(...)) -> Any:
         auth.check_read(request.headers.get("authorization"))
         fps = {env: store.latest_fingerprint(service, env) for env in (baseline, target)}
         missing = [env for env, fp in fps.items() if fp is None]
@@ -135,6 +144,72 @@ def create_app(
             "status": diff_status(items),
             "items": [i.as_dict() for i in items],
         }
+
+    @app.get("/v1/parity", response_model=None)
+    def parity_latest(
+        request: Request,
+        service: str,
+        baseline: str,
+        target: str,
+        at: datetime | None = None,
+        fresh: bool = False,
+        window: str | None = None,
+    ) -> Any:
+        auth.check_read(request.headers.get("authorization"))
+        try:
+            span = parse_duration(window) if window else None
+        except ValueError as exc:
+            return _error(400, str(exc))
+        if not fresh and at is None and window is None:
+            stored = store.evaluations(service, baseline, target)
+            if stored:
+                return stored[0]
+        if at is not None and not fresh:
+            stored = store.evaluations(service, baseline, target, at=at)
+            return (
+                stored[0]
+                if stored
+                else _error(404, f"no evaluation of {service} {baseline} -> {target} at or before {at.isoformat()}")
+            )
+        known = store.environment_names().get(service, [])
+        missing = [
+            e for e in (baseline, target) if split_environment(e)[0] not in known and not e.startswith(REFERENCE_PREFIX)
+        ]
+        if missing:
+            return _error(404, f"no data for {service}/{', '.join(missing)}")
+        return parity.evaluate_pair(service, baseline, target, span, end=at).as_dict()
+
+    @app.get("/v1/parity/history")
+    def parity_history(
+        request: Request, service: str, baseline: str, target: str, limit: int = Query(100, ge=1, le=10_000)
+    ) -> dict[str, Any]:
+        auth.check_read(request.headers.get("authorization"))
+        rows = store.evaluations(service, baseline, target, limit=limit)
+        return {
+            "service": service,
+            "baseline": baseline,
+            "target": target,
+            "evaluations": [
+                {k: r[k] for k in ("evaluated_at", "window_start", "window_end", "status", "score", "layer_scores")}
+                for r in rows
+            ],
+        }
+
+    @app.post("/v1/outcomes", response_model=None)
+    async def outcomes(request: Request) -> Any:
+        try:
+            body = OutcomesBody.model_validate(
+                parse_json(await read_body(request.stream(), request.headers.get("content-encoding"), max_body_bytes))
+            )
+        except BodyError as exc:
+            return _error(exc.status, exc.message)
+        except ValidationError as exc:
+            errors = _validation_errors(exc)
+            return _error(422, f"invalid outcomes: {errors[0]['field']}: {errors[0]['message']}", errors=errors)
+        auth.check_write(request.headers.get("authorization"), body.service, body.environment)
+        stored = await run_in_threadpool(store.add_outcomes, body.service, body.environment, body.outcomes)
+        stats.rows.labels(table="outcomes").inc(stored)
+        return {"status": "ok", "stored": stored}
 
     @app.get("/health")
     def health() -> dict[str, str]:

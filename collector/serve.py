@@ -6,11 +6,15 @@ import ipaddress
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
+
 from envparity.collector.app import DEFAULT_MAX_BODY_BYTES, create_app
 from envparity.collector.auth import Authorizer
+from envparity.collector.parity.model import ParityConfig
+from envparity.collector.parity.service import ParityService
 from envparity.collector.scheduler import start_scheduler
 from envparity.collector.store import Store, database_url
 
@@ -27,6 +31,9 @@ class CollectorSettings:
     insecure: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retention_days: float = 30.0
+    thresholds_file: Path | None = None
+    evaluate_every_s: float = 60.0
+    window: timedelta = timedelta(hours=1)
 
     @property
     def url(self) -> str:
@@ -62,9 +69,11 @@ def serve(settings: CollectorSettings) -> None:
     """Run the collector until interrupted."""
     check_binding(settings)
     authorizer = Authorizer.from_file(settings.tokens_file)
+    config = ParityConfig.load(settings.thresholds_file)
     store = Store(settings.url)
-    scheduler = start_scheduler(store, settings.retention_days)
-    app = create_app(store, authorizer, settings.max_body_bytes)
+    parity = ParityService(store, config, settings.window)
+    scheduler = start_scheduler(store, settings.retention_days, parity, settings.evaluate_every_s)
+    app = create_app(store, authorizer, settings.max_body_bytes, parity=parity)
     log.info(
         "collector on http://%s:%d, store %s (pid %d)",
         settings.host,

@@ -61,9 +61,7 @@ class CollectorProcess:
 
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen:
         return subprocess.Popen(
-            envparity_cmd(
-                "collector", "serve", "--database-url", self.store_url, "--port", str(self.port), *self.args
-            ),
+            envparity_cmd("collector", "serve", "--database-url", self.store_url, "--port", str(self.port), *self.args),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.log_path.parent,

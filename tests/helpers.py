@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import Fingerprint, Snapshot
-
 from envparity.localservers import free_port, wait_for_http  # noqa: F401 (re-exported for tests)
 
 REPO = Path(__file__).resolve().parents[1]

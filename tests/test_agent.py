@@ -19,9 +19,10 @@ from typing import ClassVar
 import duckdb
 import httpx
 import pytest
+from helpers import free_port
+
 from envparity.agent import Agent, AgentSettings
 from envparity.agent.fingerprint import FingerprintSources
-from helpers import free_port
 
 SOURCES = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
 

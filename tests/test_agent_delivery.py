@@ -13,12 +13,13 @@ from typing import ClassVar
 
 import httpx
 import pytest
+from helpers import free_port, run_cli
+
 from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.push import Pusher, classify
 from envparity.agent.runner import spool_fingerprint_snapshot
 from envparity.agent.settings import AgentSettings
 from envparity.agent.spool import Spool, SpoolLocked
-from helpers import free_port, run_cli
 
 
 def agent_args(url: str, spool: Path, environment: str = "staging") -> list[str]:
@@ -126,16 +127,14 @@ def test_wrong_token_keeps_snapshots_spooled(tmp_path, start_collector, store_ur
     spool = tmp_path / "spool"
     wrong = run_cli(*agent_args(collector.url, spool), "--token", "bad-token")
     assert wrong.returncode == 3
-    cross = run_cli(
-        *agent_args(collector.url, tmp_path / "prod-spool", "production"), "--token", "good-token"
-    )
+    cross = run_cli(*agent_args(collector.url, tmp_path / "prod-spool", "production"), "--token", "good-token")
     assert cross.returncode == 3 and "may not write fraud/production" in cross.stderr
     right = run_cli(*agent_args(collector.url, spool), "--token", "good-token")
     assert right.returncode == 0
     assert httpx.get(f"{collector.url}/v1/environments").status_code == 401
-    envs = httpx.get(
-        f"{collector.url}/v1/environments", headers={"Authorization": "Bearer good-token"}
-    ).json()["environments"]
+    envs = httpx.get(f"{collector.url}/v1/environments", headers={"Authorization": "Bearer good-token"}).json()[
+        "environments"
+    ]
     assert [e["environment"] for e in envs] == ["staging"] and envs[0]["snapshots"] == 2
 
 
@@ -161,9 +160,7 @@ def test_backoff_honours_retry_after(tmp_path):
     _Flaky.statuses = [503, 429, 500, 200]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     slept: list[float] = []
-    pusher = Pusher(
-        f"http://127.0.0.1:{server.server_address[1]}", attempts=5, backoff_base_s=0.1, sleep=slept.append
-    )
+    pusher = Pusher(f"http://127.0.0.1:{server.server_address[1]}", attempts=5, backoff_base_s=0.1, sleep=slept.append)
     try:
         _fill_spool(tmp_path / "spool", 1)
         spool = Spool(tmp_path / "spool")

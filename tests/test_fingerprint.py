@@ -12,12 +12,13 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+from helpers import run_cli
+
 from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.fingerprint.code import packages_from
 from envparity.agent.fingerprint.compute import cgroup_cpu_limit, cgroup_memory_limit
 from envparity.agent.fingerprint.config import config_file, flatten
 from envparity.agent.fingerprint.secrets import key_looks_secret, secret_hash, value_looks_secret
-from helpers import run_cli
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnktand0LTc3In0.c2lnbmF0dXJlLWNhbmFyeQ"
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIcanaryPEMbody0123\n-----END RSA PRIVATE KEY-----"
@@ -144,9 +145,7 @@ def test_artifacts_and_aliases(tmp_path):
     v2.write_bytes(b"two")
     latest = tmp_path / "model-latest"
     latest.symlink_to(v2)
-    fp = take_fingerprint(
-        FingerprintSources(artifacts={"model": model}, artifact_aliases={"model-latest": latest})
-    )
+    fp = take_fingerprint(FingerprintSources(artifacts={"model": model}, artifact_aliases={"model-latest": latest}))
     art = fp.artifacts.items["model"]
     assert art.kind == "directory" and art.size_bytes == 100 + len('{"mean": 1.0}')
     assert set(art.manifest) == {"weights.bin", "stats.json"}
@@ -213,14 +212,10 @@ def test_canary_secrets_appear_nowhere(tmp_path, start_collector):
         timeout=120,
     )
     assert agent.returncode == 0, agent.stderr
-    api = httpx.get(
-        f"{collector.url}/v1/fingerprints", params={"service": "fraud", "environment": "staging"}
-    ).text
+    api = httpx.get(f"{collector.url}/v1/fingerprints", params={"service": "fraud", "environment": "staging"}).text
     collector.kill(signal.SIGTERM)
     stored = (
-        duckdb.connect(str(db), read_only=True)
-        .execute("SELECT string_agg(body, '\n') FROM fingerprints")
-        .fetchone()[0]
+        duckdb.connect(str(db), read_only=True).execute("SELECT string_agg(body, '\n') FROM fingerprints").fetchone()[0]
     )
     spool_text = b"".join(_readable(p) for p in (tmp_path / "spool").rglob("*") if p.is_file())
     raw_db = b"".join(p.read_bytes() for p in tmp_path.glob("store.duckdb*"))
@@ -313,10 +308,7 @@ def test_diff_formats_rules_and_exit_codes(two_environments, tmp_path):
     assert "pandas" not in relaxed.stdout
     bad_rules = tmp_path / "bad.yaml"
     bad_rules.write_text("rules:\n  - {severity: loud}\n")
-    assert (
-        run_cli("fingerprint", "diff", str(staging), str(production), "--rules", str(bad_rules)).returncode
-        == 2
-    )
+    assert run_cli("fingerprint", "diff", str(staging), str(production), "--rules", str(bad_rules)).returncode == 2
     missing = run_cli("fingerprint", "diff", str(staging), str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
     not_fp = tmp_path / "x.json"

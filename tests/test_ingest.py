@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from envparity.agent.wire import RequestAggregates, Sample
 from helpers import make_snapshot, post_snapshot
+
+from envparity.agent.wire import RequestAggregates, Sample
 
 
 def counts(collector) -> dict[str, int]:
@@ -177,9 +178,7 @@ def test_fingerprint_endpoints_and_metrics(collector):
     fp = httpx.get(f"{collector.url}/v1/fingerprints", params={"service": "fraud", "environment": "staging"})
     assert fp.status_code == 200
     assert fp.json()["hash"] == snap.fingerprint.hash
-    missing = httpx.get(
-        f"{collector.url}/v1/fingerprints", params={"service": "fraud", "environment": "nowhere"}
-    )
+    missing = httpx.get(f"{collector.url}/v1/fingerprints", params={"service": "fraud", "environment": "nowhere"})
     assert missing.status_code == 404
     metrics = httpx.get(f"{collector.url}/metrics").text
     assert 'envparity_snapshots_ingested_total{outcome="stored"} 1.0' in metrics

@@ -19,9 +19,7 @@ def test_no_bare_top_level_modules(tmp_path):
         "import importlib.util as u, envparity.agent, envparity.collector;"
         "print([m for m in ('agent', 'collector', 'dashboards', 'alerts') if u.find_spec(m)])"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert result.stdout.strip() == "[]"
 
 
@@ -54,9 +52,7 @@ def lean_venv(tmp_path_factory) -> Path:
 def test_agent_extra_is_lean_and_pushes(lean_venv, start_collector, tmp_path):
     py = str(lean_venv / "bin" / "python")
     probe = f"import importlib.util as u; print([m for m in {LEAN_FORBIDDEN!r} if u.find_spec(m)])"
-    assert (
-        subprocess.run([py, "-c", probe], capture_output=True, text=True, cwd=tmp_path).stdout.strip() == "[]"
-    )
+    assert subprocess.run([py, "-c", probe], capture_output=True, text=True, cwd=tmp_path).stdout.strip() == "[]"
     cli = str(lean_venv / "bin" / "envparity")
     assert subprocess.run([cli, "agent", "--help"], capture_output=True).returncode == 0
     collector = start_collector(f"duckdb:///{tmp_path / 'c.duckdb'}")

@@ -6,9 +6,10 @@ import threading
 from bisect import bisect_left
 
 import numpy as np
+from scipy import stats
+
 from envparity.agent.recorder import Recorder
 from envparity.agent.wire import LATENCY_BUCKETS_S, RequestAggregates
-from scipy import stats
 
 
 def test_eight_threads_lose_no_count():
@@ -66,9 +67,7 @@ def test_small_windows_keep_everything_and_missing_values():
 
 def test_numpy_values_become_plain():
     recorder = Recorder(sample_size=10)
-    recorder.record(
-        features={"x": np.float32(1.5), "n": np.int64(3), "odd": object()}, prediction=np.float64(0.25)
-    )
+    recorder.record(features={"x": np.float32(1.5), "n": np.int64(3), "odd": object()}, prediction=np.float64(0.25))
     sample = recorder.seal().samples[0]
     assert sample.features["x"] == 1.5 and sample.features["n"] == 3.0
     assert isinstance(sample.features["odd"], str) and sample.prediction == 0.25

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from helpers import make_snapshot
+
 from envparity.agent.wire import RequestAggregates
 from envparity.collector.scheduler import prune_once
 from envparity.collector.store import Store
 from envparity.collector.store import schema as tables
 from envparity.collector.store.migrations import SchemaTooNew
-from helpers import make_snapshot
 
 
 def test_retention_prunes_old_rows_and_orphan_fingerprints(store_url):

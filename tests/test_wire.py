@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from envparity.agent.wire import WIRE_VERSION, Snapshot, check_wire_version, json_schema
 from helpers import REPO, make_snapshot, run_cli
 from pydantic import ValidationError
+
+from envparity.agent.wire import WIRE_VERSION, Snapshot, check_wire_version, json_schema
 
 
 def test_committed_schema_is_current():

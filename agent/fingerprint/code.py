@@ -7,9 +7,10 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from envparity.agent.wire import CodeFingerprint, PythonInfo
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from envparity.agent.wire import CodeFingerprint, PythonInfo
 
 IMAGE_ENV = ("ENVPARITY_IMAGE", "IMAGE", "CONTAINER_IMAGE")
 IMAGE_DIGEST_ENV = ("ENVPARITY_IMAGE_DIGEST", "IMAGE_DIGEST")
@@ -75,9 +76,7 @@ def code_fingerprint(
 ) -> CodeFingerprint:
     """Fingerprint the code: this interpreter, its packages (or a given source), image, revision."""
     packages = packages_from(packages_source) if packages_source else _installed()
-    image, image_digest = _split_digest(
-        image or _first_env(IMAGE_ENV), image_digest or _first_env(IMAGE_DIGEST_ENV)
-    )
+    image, image_digest = _split_digest(image or _first_env(IMAGE_ENV), image_digest or _first_env(IMAGE_DIGEST_ENV))
     return CodeFingerprint(
         python=PythonInfo(version=platform.python_version(), implementation=platform.python_implementation()),
         packages=packages,

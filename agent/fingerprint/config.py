@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from dotenv import dotenv_values
+
 from envparity.agent.fingerprint.secrets import config_value
 from envparity.agent.wire import ConfigFile, ConfigFingerprint, ConfigValue
 
@@ -88,9 +89,7 @@ def config_file(path: Path) -> ConfigFile:
     return ConfigFile(sha256=hashlib.sha256(raw).hexdigest(), format=fmt, keys=dict(sorted(keys.items())))
 
 
-def env_fingerprint(
-    environ: Mapping[str, str], prefixes: Iterable[str] | None = None
-) -> dict[str, ConfigValue]:
+def env_fingerprint(environ: Mapping[str, str], prefixes: Iterable[str] | None = None) -> dict[str, ConfigValue]:
     """Environment variables (those starting with a prefix, when prefixes are given)."""
     wanted = tuple(prefixes or ())
     return {

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from envparity.agent.wire import ConfigValue, Fingerprint
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from envparity.agent.wire import ConfigValue, Fingerprint
 
 Dimension = Literal["code", "config", "artifacts", "compute"]
 Change = Literal["added", "removed", "changed"]
@@ -218,9 +219,7 @@ def _detail(key: str, change: Change, base: _Entry | None, targ: _Entry | None, 
     if (base and base.secret) or (targ and targ.secret):
         return f"{key}: secret value differs (compared by salted hash, not shown)"
     if key.startswith("package:") or key == "python.version":
-        return (
-            f"{key}: {level} version change {base.shown if base else None} -> {targ.shown if targ else None}"
-        )
+        return f"{key}: {level} version change {base.shown if base else None} -> {targ.shown if targ else None}"
     return f"{key}: {base.shown if base else None} -> {targ.shown if targ else None}"
 
 

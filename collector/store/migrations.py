@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
+
 from envparity.collector.store import schema
 
 # MIGRATIONS[n] upgrades a database from version n to n + 1.
@@ -45,8 +46,6 @@ def migrate(engine: sa.Engine) -> int:
         for version in range(found, schema.SCHEMA_VERSION):
             MIGRATIONS[version](conn)
         conn.execute(
-            schema.meta.update()
-            .where(schema.meta.c.key == "schema_version")
-            .values(value=str(schema.SCHEMA_VERSION))
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value=str(schema.SCHEMA_VERSION))
         )
         return found

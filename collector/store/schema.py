@@ -101,9 +101,35 @@ sample_features = sa.Table(
     sa.Column("num", sa.Float),
     sa.Column("str", sa.String(1024)),
     sa.Column("kind", sa.String(8), nullable=False),
-    sa.Index("ix_sample_features_env", "service", "environment", "feature", "ts").ddl_if(
-        dialect="postgresql"
-    ),
+    sa.Index("ix_sample_features_env", "service", "environment", "feature", "ts").ddl_if(dialect="postgresql"),
+)
+
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("request_id", sa.String(256), nullable=False),
+    sa.Column("outcome_num", sa.Float),
+    sa.Column("outcome_str", sa.String(256)),
+    sa.Column("ts", sa.DateTime, nullable=False),
+    sa.Index("ix_outcomes_env", "service", "environment", "request_id").ddl_if(dialect="postgresql"),
+)
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("baseline", sa.String(128), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("evaluated_at", sa.DateTime, nullable=False),
+    sa.Column("window_start", sa.DateTime, nullable=False),
+    sa.Column("window_end", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index("ix_evaluations_pair", "service", "baseline", "target", "evaluated_at"),
 )
 
 # Tables that hold observations, pruned by retention on their time column.
@@ -112,4 +138,6 @@ RETAINED: tuple[tuple[sa.Table, sa.Column], ...] = (
     (samples, samples.c.ts),
     (request_windows, request_windows.c.window_end),
     (snapshots, snapshots.c.window_end),
+    (outcomes, outcomes.c.ts),
+    (evaluations, evaluations.c.evaluated_at),
 )

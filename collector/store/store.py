@@ -8,19 +8,26 @@ same sequence with a different body is refused as a conflict.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from envparity.agent.wire import Fingerprint, Header, Snapshot
+
+from envparity.agent.wire import Fingerprint, Header, Outcome, Snapshot
 from envparity.collector.store import schema
+
+if TYPE_CHECKING:
+    from envparity.collector.parity.engine import Evaluation
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
 from envparity.collector.store.bulk import bulk_insert
 from envparity.collector.store.migrations import migrate
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 
 class StoreError(Exception):
@@ -84,9 +91,7 @@ class Store:
 
     def ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
         """Store a snapshot in one transaction, exactly once per (agent, sequence)."""
-        if self._write_lock is None:
-            return self._ingest(snap, body_sha256, received_at)
-        with self._write_lock:
+        with self._writing():
             return self._ingest(snap, body_sha256, received_at)
 
     def _ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
@@ -129,15 +134,15 @@ class Store:
             rows["snapshots"] = 1
             rows["request_windows"] = self._store_requests(conn, snap)
             rows.update(self._store_samples(conn, snap))
+            if snap.outcomes:
+                rows["outcomes"] = self._store_outcomes(conn, h.service, h.environment, snap.outcomes, received_at)
         return IngestResult(duplicate=False, rows=rows)
 
     def _store_fingerprint(self, conn: sa.Connection, snap: Snapshot, now: datetime) -> int:
         fp_hash = snap.effective_fingerprint_hash
         if fp_hash is None:
             return 0
-        known = conn.execute(
-            sa.select(sa.func.count()).where(schema.fingerprints.c.hash == fp_hash)
-        ).scalar_one()
+        known = conn.execute(sa.select(sa.func.count()).where(schema.fingerprints.c.hash == fp_hash)).scalar_one()
         if known:
             return 0
         if snap.fingerprint is None:
@@ -191,11 +196,7 @@ class Store:
             "model_version": [s.model_version for s in snap.samples],
             "error": [s.error for s in snap.samples],
         }
-        flat = [
-            (i, name, value)
-            for i, sample in enumerate(snap.samples)
-            for name, value in sample.features.items()
-        ]
+        flat = [(i, name, value) for i, sample in enumerate(snap.samples) for name, value in sample.features.items()]
         values = [f[2] for f in flat]
         feature_cols = {
             **_constant_key(h, len(flat)),
@@ -210,6 +211,72 @@ class Store:
             "samples": bulk_insert(conn, schema.samples, sample_cols),
             "sample_features": bulk_insert(conn, schema.sample_features, feature_cols),
         }
+
+    def _store_outcomes(
+        self, conn: sa.Connection, service: str, environment: str, items: list[Outcome], received_at: datetime
+    ) -> int:
+        n = len(items)
+        return bulk_insert(
+            conn,
+            schema.outcomes,
+            {
+                "service": [service] * n,
+                "environment": [environment] * n,
+                "request_id": [o.request_id for o in items],
+                "outcome_num": [float(o.outcome) if isinstance(o.outcome, int | float) else None for o in items],
+                "outcome_str": [o.outcome if isinstance(o.outcome, str) else None for o in items],
+                "ts": [naive_utc(o.ts or received_at) for o in items],
+            },
+        )
+
+    def add_outcomes(self, service: str, environment: str, items: list[Outcome]) -> int:
+        """Outcomes posted directly (``POST /v1/outcomes``), joined to predictions by request id."""
+        with self._writing(), self.engine.begin() as conn:
+            return self._store_outcomes(conn, service, environment, items, datetime.now(UTC))
+
+    def _writing(self) -> contextlib.AbstractContextManager[object]:
+        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+
+    def save_evaluation(self, evaluation: Evaluation) -> str:
+        ident = str(uuid.uuid4())
+        with self._writing(), self.engine.begin() as conn:
+            conn.execute(
+                schema.evaluations.insert().values(
+                    id=ident,
+                    service=evaluation.service,
+                    baseline=evaluation.baseline,
+                    target=evaluation.target,
+                    evaluated_at=naive_utc(evaluation.evaluated_at or datetime.now(UTC)),
+                    window_start=naive_utc(evaluation.window_start),
+                    window_end=naive_utc(evaluation.window_end),
+                    status=evaluation.status,
+                    score=evaluation.score,
+                    body=json.dumps(evaluation.as_dict()),
+                )
+            )
+        return ident
+
+    def evaluations(
+        self, service: str, baseline: str, target: str, at: datetime | None = None, limit: int = 1
+    ) -> list[dict[str, Any]]:
+        """Stored evaluations of a pair, newest first (at or before ``at`` when given)."""
+        e = schema.evaluations
+        query = sa.select(e.c.body).where(e.c.service == service, e.c.baseline == baseline, e.c.target == target)
+        if at is not None:
+            query = query.where(e.c.evaluated_at <= naive_utc(at))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(e.c.evaluated_at.desc()).limit(limit)).scalars().all()
+        return [json.loads(r) for r in rows]
+
+    def environment_names(self) -> dict[str, list[str]]:
+        """Service -> environments with any snapshot."""
+        s = schema.snapshots
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s.c.service, s.c.environment).distinct()).all()
+        names: dict[str, list[str]] = {}
+        for service, environment in rows:
+            names.setdefault(service, []).append(environment)
+        return {k: sorted(v) for k, v in sorted(names.items())}
 
     # --- queries ----------------------------------------------------------------
 
@@ -257,9 +324,7 @@ class Store:
                     "last_seen": None,
                 },
             )
-            env["agents"].append(
-                {"agent_id": r.agent_id, "last_seen": as_utc(r.last_seen), "snapshots": r.snapshots}
-            )
+            env["agents"].append({"agent_id": r.agent_id, "last_seen": as_utc(r.last_seen), "snapshots": r.snapshots})
             env["snapshots"] += r.snapshots
             env["last_seen"] = max(filter(None, [env["last_seen"], as_utc(r.last_seen)]))
         for (service, environment), env in envs.items():
@@ -274,9 +339,7 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(
                 sa.select(s.c.fingerprint_hash)
-                .where(
-                    s.c.service == service, s.c.environment == environment, s.c.fingerprint_hash.is_not(None)
-                )
+                .where(s.c.service == service, s.c.environment == environment, s.c.fingerprint_hash.is_not(None))
                 .order_by(s.c.window_end.desc(), s.c.received_at.desc())
                 .limit(1)
             ).scalar_one_or_none()
@@ -301,6 +364,8 @@ class Store:
                     schema.request_windows,
                     schema.samples,
                     schema.sample_features,
+                    schema.outcomes,
+                    schema.evaluations,
                 )
             }
 

@@ -18,9 +18,7 @@ EXIT_SPOOLED, EXIT_DEAD_LETTERED = 3, 4
 
 
 def add_agent_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--collector", help="collector URL (default: $ENVPARITY_COLLECTOR or http://127.0.0.1:8400)"
-    )
+    parser.add_argument("--collector", help="collector URL (default: $ENVPARITY_COLLECTOR or http://127.0.0.1:8400)")
     parser.add_argument("--service", help="service name (default: $ENVPARITY_SERVICE)")
     parser.add_argument("--environment", help="environment name (default: $ENVPARITY_ENVIRONMENT)")
     parser.add_argument("--token", help="collector bearer token (default: $ENVPARITY_TOKEN)")
@@ -104,9 +102,7 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_SPOOLED
         return EXIT_DEAD_LETTERED if report.dead else 0
     agent = agent_from_args(args)
-    log.info(
-        "agent %s running: window %.0fs, collector %s", agent.agent_id, args.window, agent.settings.collector
-    )
+    log.info("agent %s running: window %.0fs, collector %s", agent.agent_id, args.window, agent.settings.collector)
     wait_for_termination()
     report = agent.close()
     return 0 if report.delivered_all else EXIT_SPOOLED

@@ -26,17 +26,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path(p) if (p := os.environ.get("ENVPARITY_TOKENS_FILE")) else None,
     )
-    serve.add_argument(
-        "--insecure", action="store_true", help="allow listening beyond loopback without a tokens file"
-    )
+    serve.add_argument("--insecure", action="store_true", help="allow listening beyond loopback without a tokens file")
     serve.add_argument(
         "--max-body-bytes", type=int, default=int(env_number("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024))
     )
     serve.add_argument("--retention-days", type=float, default=env_number("ENVPARITY_RETENTION_DAYS", 30.0))
+    serve.add_argument(
+        "--thresholds",
+        type=Path,
+        default=Path(p) if (p := os.environ.get("ENVPARITY_THRESHOLDS")) else None,
+        help="YAML thresholds and pairs per service (default: $ENVPARITY_THRESHOLDS)",
+    )
+    serve.add_argument(
+        "--evaluate-every",
+        type=float,
+        default=env_number("ENVPARITY_EVALUATE_EVERY_S", 60.0),
+        help="seconds between parity evaluations of every pair; 0 turns them off (default 60)",
+    )
+    serve.add_argument(
+        "--window",
+        default=env_str("ENVPARITY_WINDOW", "1h"),
+        help="data window of scheduled evaluations (default $ENVPARITY_WINDOW or 1h)",
+    )
     serve.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from envparity.collector.parity.store_reader import parse_duration
     from envparity.collector.serve import CollectorSettings, serve
 
     db = args.db or (Path(p) if (p := env_str("ENVPARITY_DB")) else None)
@@ -53,6 +69,9 @@ def _serve(args: argparse.Namespace) -> int:
             insecure=args.insecure,
             max_body_bytes=args.max_body_bytes,
             retention_days=args.retention_days,
+            thresholds_file=args.thresholds,
+            evaluate_every_s=args.evaluate_every,
+            window=parse_duration(args.window),
         )
     )
     return 0

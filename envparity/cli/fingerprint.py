@@ -45,8 +45,7 @@ def _show(args: argparse.Namespace) -> int:
     rows = [{"dimension": "code", "key": f"package:{k}", "value": v} for k, v in fp.code.packages.items()]
     rows[:0] = [{"dimension": "code", "key": "python", "value": fp.code.python.version}]
     rows += [
-        {"dimension": "config", "key": f"env:{k}", "value": v.value or "[redacted]"}
-        for k, v in fp.config.env.items()
+        {"dimension": "config", "key": f"env:{k}", "value": v.value or "[redacted]"} for k, v in fp.config.env.items()
     ]
     rows += [
         {"dimension": "config", "key": f"file:{f}:{k}", "value": v.value or "[redacted]"}
@@ -54,10 +53,7 @@ def _show(args: argparse.Namespace) -> int:
         for k, v in cf.keys.items()
     ]
     rows += [{"dimension": "artifacts", "key": k, "value": a.sha256} for k, a in fp.artifacts.items.items()]
-    rows += [
-        {"dimension": "compute", "key": k, "value": v}
-        for k, v in fp.compute.model_dump(exclude={"gpus"}).items()
-    ]
+    rows += [{"dimension": "compute", "key": k, "value": v} for k, v in fp.compute.model_dump(exclude={"gpus"}).items()]
     print(text_table(rows, ("dimension", "key", "value")))
     print(f"\nfingerprint {fp.hash}")
     return 0
@@ -79,9 +75,7 @@ def render_diff(items: list[DiffItem], fmt: str, title: str) -> str:
         return json.dumps({"status": status, "items": [i.as_dict() for i in items]}, indent=2)
     rows = [i.as_dict() for i in items]
     counts = {s: sum(i.severity == s for i in items) for s in ("fail", "warn", "info")}
-    summary = (
-        f"{title}: {status.upper()} ({counts['fail']} fail, {counts['warn']} warn, {counts['info']} info)"
-    )
+    summary = f"{title}: {status.upper()} ({counts['fail']} fail, {counts['warn']} warn, {counts['info']} info)"
     if fmt == "markdown":
         return f"### {summary}\n\n" + (markdown_table(rows, DIFF_COLUMNS) if rows else "No differences.")
     return summary + ("\n\n" + text_table(rows, DIFF_COLUMNS) if rows else "\nNo differences.")

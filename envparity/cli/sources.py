@@ -25,8 +25,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         "--packages-from",
         type=Path,
         metavar="PATH",
-        help="site-packages directory or pip-freeze/requirements lock file "
-        "(default: this interpreter's distributions)",
+        help="site-packages directory or pip-freeze/requirements lock file (default: this interpreter's distributions)",
     )
     group.add_argument("--image", help="container image (default: $ENVPARITY_IMAGE)")
     group.add_argument("--image-digest", help="image digest (default: $ENVPARITY_IMAGE_DIGEST)")

@@ -23,9 +23,7 @@ LOCKS = {
 }
 CONFIGS = {
     "staging": {"feature_store": {"url": "http://feature-store:8080", "timeout_s": 0.5}},
-    "production": {
-        "feature_store": {"url": "http://feature-store:8080", "timeout_s": 0.5, "cache_ttl_s": 3600}
-    },
+    "production": {"feature_store": {"url": "http://feature-store:8080", "timeout_s": 0.5, "cache_ttl_s": 3600}},
 }
 MODEL_FOR = {"staging": "fraud-2026-11-20", "production": "fraud-2026-11-13"}
 ARTIFACTS = {"fraud-2026-11-20": 20, "fraud-2026-11-13": 13}  # version -> training seed

@@ -63,9 +63,7 @@ class Normalisation:
     def from_window(cls, rows: list[dict[str, Any]]) -> Normalisation:
         cols = {f: np.array([r[f] for r in rows], dtype=float) for f in NUMERIC}
         cols["amount"] = np.log1p(cols["amount"])
-        return cls(
-            {f: float(c.mean()) for f, c in cols.items()}, {f: float(c.std()) for f, c in cols.items()}
-        )
+        return cls({f: float(c.mean()) for f, c in cols.items()}, {f: float(c.std()) for f, c in cols.items()})
 
     def scale(self, t: dict[str, Any]) -> dict[str, float]:
         raw = {f: float(t[f]) for f in NUMERIC}
@@ -84,9 +82,7 @@ class Normalisation:
 def _vector(t: dict[str, Any], norm: Normalisation) -> np.ndarray:
     z = norm.scale(t)
     onehot = [1.0 if t["merchant"] == m else 0.0 for m in MERCHANTS]
-    return np.array(
-        [*(z[f"{f}_z"] for f in NUMERIC), float(t["card_present"]), 1.0 if t["hour"] < 6 else 0.0, *onehot]
-    )
+    return np.array([*(z[f"{f}_z"] for f in NUMERIC), float(t["card_present"]), 1.0 if t["hour"] < 6 else 0.0, *onehot])
 
 
 @dataclass
@@ -96,9 +92,7 @@ class FraudModel:
     norm: Normalisation
 
     @classmethod
-    def train(
-        cls, version: str, seed: int, norm: Normalisation, n: int = 6000, epochs: int = 300
-    ) -> FraudModel:
+    def train(cls, version: str, seed: int, norm: Normalisation, n: int = 6000, epochs: int = 300) -> FraudModel:
         """Logistic regression by full-batch gradient descent on generated, labelled transactions."""
         rng = np.random.default_rng(seed)
         rows = transactions(rng, n)

@@ -22,9 +22,7 @@ from envparity.demo.model import FraudModel, Normalisation
 
 def create_app(env: DemoEnvironment, collector: str, window_s: float) -> FastAPI:
     artifact = json.loads(env.model_alias.read_text())
-    model = FraudModel.train(
-        artifact["version"], artifact["seed"], Normalisation.load(env.normalisation_file)
-    )
+    model = FraudModel.train(artifact["version"], artifact["seed"], Normalisation.load(env.normalisation_file))
     settings = AgentSettings(
         service="fraud",
         environment=env.name,
@@ -100,9 +98,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=5.0)
     args = parser.parse_args()
     env = DemoEnvironment(args.environment, args.root)
-    uvicorn.run(
-        create_app(env, args.collector, args.window), host="127.0.0.1", port=args.port, log_level="warning"
-    )
+    uvicorn.run(create_app(env, args.collector, args.window), host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

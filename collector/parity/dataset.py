@@ -1,0 +1,91 @@
+"""What the parity engine compares: one environment's data over a window, as columns.
+
+An ``EnvironmentData`` holds per-feature columns (numbers with NaN for missing,
+or category strings with None), predictions, confidences, the exact request
+aggregates and outcomes joined to predictions. It is read from the store
+(``store_reader``) or from a file (``file_reader``); the engine does not care which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from envparity.agent.wire import RequestAggregates
+
+Kind = Literal["numeric", "categorical", "mixed", "empty"]
+
+
+@dataclass
+class FeatureColumn:
+    """One feature: numbers (NaN = missing) or categories (None = missing)."""
+
+    kind: Kind
+    numeric: np.ndarray | None = None
+    categories: list[str | None] | None = None
+    n_total: int = 0
+
+    @classmethod
+    def from_values(cls, nums: np.ndarray, strs: list[str | None], kinds: list[str]) -> FeatureColumn:
+        """Build from parallel arrays of (number, text, kind) as the store keeps them."""
+        n = len(kinds)
+        has_num = any(k == "num" for k in kinds)
+        has_str = any(k in ("str", "bool") for k in kinds)
+        if has_num and has_str:
+            return cls("mixed", n_total=n)
+        if has_str:
+            cats = [
+                s if k == "str" else ("true" if v == 1.0 else "false") if k == "bool" else None
+                for v, s, k in zip(nums, strs, kinds, strict=True)
+            ]
+            return cls("categorical", categories=cats, n_total=n)
+        if has_num:
+            return cls("numeric", numeric=np.asarray(nums, dtype=float), n_total=n)
+        return cls("empty", n_total=n)
+
+    @property
+    def present(self) -> int:
+        if self.numeric is not None:
+            return int(np.count_nonzero(~np.isnan(self.numeric)))
+        if self.categories is not None:
+            return sum(c is not None for c in self.categories)
+        return 0
+
+
+@dataclass
+class Outcomes:
+    """Predictions and outcomes of the same requests, for accuracy and friends."""
+
+    predicted: np.ndarray  # 0/1
+    actual: np.ndarray  # 0/1
+
+
+@dataclass
+class ShadowPairs:
+    """Requests seen in both environments (shadow traffic), compared pairwise."""
+
+    matched: int = 0
+    agreeing: int = 0
+    feature_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)  # feature -> (n, differ)
+
+
+@dataclass
+class EnvironmentData:
+    name: str
+    features: dict[str, FeatureColumn] = field(default_factory=dict)
+    predictions: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    requests: RequestAggregates | None = None
+    window_s: float = 0.0
+    outcomes: Outcomes | None = None
+    samples: int = 0
+
+
+def prediction_class(values: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """A score in [0, 1] as a 0/1 class; other numbers are taken as classes already."""
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() >= 0 and finite.max() <= 1 and not np.all(np.isin(finite, (0, 1))):
+        return (values >= threshold).astype(int)
+    return np.rint(values).astype(int)

@@ -1,0 +1,197 @@
+"""The parity engine: compares a baseline with a target, layer by layer, and scores the result.
+
+Score (0-100), so a person can recompute it: within each layer, every subject (a
+feature, a package, ``service`` for the infrastructure checks, ...) takes the
+worst status of its checks; the layer scores ``100 * (ok + 0.5 * warn) / judged``
+over its judged subjects (``insufficient_data`` is not judged); the overall score
+is the mean of the layer scores of the layers that judged something. A layer with
+nothing to judge has no score.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from envparity.collector.parity import checks as C
+from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
+from envparity.collector.parity.fingerprint_diff import DiffItem
+from envparity.collector.parity.model import LAYERS, STATUS_ORDER, Check, Layer, Thresholds, overall_status
+from envparity.collector.parity.stats import (
+    CategoricalComparison,
+    NumericComparison,
+    benjamini_hochberg,
+    compare_categorical,
+    compare_numeric,
+)
+
+
+@dataclass
+class Evaluation:
+    service: str
+    baseline: str
+    target: str
+    status: str
+    score: float | None
+    layer_scores: dict[str, float]
+    checks: list[Check]
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    evaluated_at: datetime | None = None
+    duration_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "service": self.service,
+            "baseline": self.baseline,
+            "target": self.target,
+            "status": self.status,
+            "score": self.score,
+            "layer_scores": self.layer_scores,
+            "window_start": self.window_start.isoformat() if self.window_start else None,
+            "window_end": self.window_end.isoformat() if self.window_end else None,
+            "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
+            "duration_s": self.duration_s,
+            "counts": self.counts,
+            "checks": [c.model_dump() for c in self.checks],
+        }
+
+
+@dataclass
+class _Pending:
+    """A distribution comparison whose checks wait for the corrected p-value."""
+
+    layer: Layer
+    subject: str
+    comparison: NumericComparison | CategoricalComparison
+
+    @property
+    def pvalue(self) -> float:
+        c = self.comparison
+        return c.ks_pvalue if isinstance(c, NumericComparison) else c.chi2_pvalue
+
+
+def _compare_features(
+    base: EnvironmentData, target: EnvironmentData, t: Thresholds, pending: list[_Pending], out: list[Check]
+) -> dict[str, NumericComparison]:
+    numeric = {}
+    for name in sorted(base.features.keys() & target.features.keys()):
+        fb, ft = base.features[name], target.features[name]
+        if fb.kind != ft.kind or fb.kind in ("mixed", "empty"):
+            continue
+        if min(fb.present, ft.present) < t.min_samples:
+            out.append(C.insufficient("data", name, fb.present, ft.present, t))
+            continue
+        if fb.kind == "numeric":
+            cmp = compare_numeric(fb.numeric, ft.numeric, t.psi_binning)  # type: ignore[arg-type]
+            numeric[name] = cmp
+        else:
+            cmp = compare_categorical(fb.categories, ft.categories, t.psi_binning)  # type: ignore[arg-type]
+        pending.append(_Pending("data", name, cmp))
+    return numeric
+
+
+def _compare_predictions(
+    base: EnvironmentData, target: EnvironmentData, t: Thresholds, pending: list[_Pending], out: list[Check]
+) -> None:
+    for subject, attribute in (("prediction", "predictions"), ("confidence", "confidence")):
+        vb, vt = getattr(base, attribute), getattr(target, attribute)
+        if vb is None or vt is None:
+            continue
+        nb, nt = int(np.count_nonzero(~np.isnan(vb))), int(np.count_nonzero(~np.isnan(vt)))
+        if nb == 0 and nt == 0:
+            continue
+        if min(nb, nt) < t.min_samples:
+            out.append(C.insufficient("prediction", subject, nb, nt, t))
+            continue
+        pending.append(_Pending("prediction", subject, compare_numeric(vb, vt, t.psi_binning)))
+
+
+def _resolve(pending: list[_Pending], t: Thresholds) -> list[Check]:
+    qs = benjamini_hochberg([p.pvalue for p in pending])
+    out = []
+    for item, q in zip(pending, qs, strict=True):
+        c = item.comparison
+        if isinstance(c, NumericComparison):
+            checks = C.numeric_drift_checks(item.layer, item.subject, c, q, t)
+            if item.layer == "prediction":
+                status = checks[0].status
+                checks.append(
+                    Check(
+                        layer="prediction",
+                        check="mean_shift",
+                        subject=item.subject,
+                        value=c.mean_shift,
+                        status=status,
+                        detail=f"mean moved {c.mean_shift:+.3g} baseline std",
+                    )
+                )
+                checks.append(
+                    Check(
+                        layer="prediction",
+                        check="variance_ratio",
+                        subject=item.subject,
+                        value=c.std_ratio**2,
+                        status=status,
+                        detail=f"variance ratio target/baseline {c.std_ratio**2:.3g}",
+                    )
+                )
+            out += checks
+        else:
+            out += C.categorical_drift_checks(item.layer, item.subject, c, q, t)
+    return out
+
+
+def layer_scores(checks: list[Check]) -> dict[str, float]:
+    worst: dict[tuple[str, str], str] = {}
+    for c in checks:
+        key = (c.layer, c.subject)
+        if key not in worst or STATUS_ORDER[c.status] < STATUS_ORDER[worst[key]]:
+            worst[key] = c.status
+    tally: dict[str, list[float]] = defaultdict(list)
+    for (layer, _), status in worst.items():
+        if status != "insufficient_data":
+            tally[layer].append({"ok": 1.0, "warn": 0.5, "fail": 0.0}[status])
+    return {layer: round(100 * sum(v) / len(v), 2) for layer in LAYERS if (v := tally.get(layer))}
+
+
+def evaluate(
+    service: str,
+    base: EnvironmentData,
+    target: EnvironmentData,
+    thresholds: Thresholds,
+    fingerprint_items: list[DiffItem] | None = None,
+    shadow: ShadowPairs | None = None,
+) -> Evaluation:
+    """Every check between a baseline and a target, failures first, with the score."""
+    started = time.perf_counter()
+    t = thresholds
+    checks = C.infrastructure_checks(base, target, t) if (base.requests or target.requests) else []
+    pending: list[_Pending] = []
+    numeric = _compare_features(base, target, t, pending, checks)
+    _compare_predictions(base, target, t, pending, checks)
+    checks += _resolve(pending, t)
+    checks += C.schema_checks(base, target)
+    for name, comparison in numeric.items():
+        checks += C.quality_checks(name, base.features[name], target.features[name], comparison, t, len(numeric))
+    checks += C.shadow_checks(shadow, t)
+    checks += C.outcome_checks(base, target, t)
+    checks += C.fingerprint_checks(fingerprint_items or [])
+    checks.sort(key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer), c.subject, c.check))
+    scores = layer_scores(checks)
+    return Evaluation(
+        service=service,
+        baseline=base.name,
+        target=target.name,
+        status=overall_status(checks),
+        score=round(sum(scores.values()) / len(scores), 2) if scores else None,
+        layer_scores=scores,
+        checks=checks,
+        duration_s=time.perf_counter() - started,
+        counts={"baseline_samples": base.samples, "target_samples": target.samples},
+    )

@@ -1,0 +1,279 @@
+"""Two-sample statistics for drift: numeric and categorical, with explicit PSI binning.
+
+PSI binning modes:
+
+* ``quantile`` (default): edges at the baseline's deciles (``bins`` = 10; ties merge
+  edges, so heavy ties give fewer bins), open-ended outer bins so that every
+  target value falls in a bin. Empty bins: each proportion is floored at
+  ``EPS`` = 1e-4 before the logarithm (the zero-fill), without renormalising.
+* ``evidently``: exactly Evidently's rule. A numeric feature with more than 20
+  distinct baseline values gets ``np.histogram_bin_edges(concat(baseline, target),
+  "sturges")``; otherwise one bin per value over the union of values. Empty bins
+  get 0.0001, or ``min_nonzero / 1e6`` when the smallest non-zero proportion is at
+  most 0.0001. PSI = sum((b - t) * ln(b / t)).
+
+Above ``MAX_EXACT`` (200,000) values per side, the rank statistics (KS, Wasserstein)
+and the binned divergences use a seeded uniform subsample of that size: their
+decisions do not change at that size, and the cost stays flat. PSI, means, stds,
+null rates and range checks always use every value.
+
+Missing values (NaN) are not part of any distribution; they are counted by the
+null rate. Infinite values are kept by the ranks (KS) and the range check, but
+dropped from quantile edges, histograms and the Wasserstein distance, where they
+have no finite meaning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats as sstats
+from scipy.spatial import distance
+
+EPS = 1e-4
+MAX_EXACT = 200_000
+Binning = Literal["quantile", "evidently"]
+
+
+def subsample(x: np.ndarray, limit: int = MAX_EXACT, seed: int = 0) -> np.ndarray:
+    """At most ``limit`` values, drawn uniformly without replacement with a fixed seed."""
+    if x.size <= limit:
+        return x
+    return np.random.default_rng(seed).choice(x, size=limit, replace=False)
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    return x[np.isfinite(x)]
+
+
+def _present(x: np.ndarray) -> np.ndarray:
+    return x[~np.isnan(x)]
+
+
+def quantile_edges(baseline: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Inner edges at the baseline's quantiles; ties collapse edges (heavy ties, fewer bins)."""
+    finite = _finite(baseline)
+    if finite.size == 0:
+        return np.array([])
+    return np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def _bin_proportions(x: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(inner_edges, x, side="right"), minlength=inner_edges.size + 1)
+    return counts / max(x.size, 1)
+
+
+def psi_from_proportions(b: np.ndarray, t: np.ndarray, eps: float = EPS) -> float:
+    """PSI = sum((t - b) * ln(t / b)) with each proportion floored at ``eps``."""
+    b, t = np.maximum(b, eps), np.maximum(t, eps)
+    return float(np.sum((t - b) * np.log(t / b)))
+
+
+def psi_quantile(baseline: np.ndarray, target: np.ndarray, bins: int = 10) -> float:
+    """PSI over the baseline's quantile bins (the default binning)."""
+    b, t = _finite(baseline), _finite(target)
+    edges = quantile_edges(b, bins)
+    return psi_from_proportions(_bin_proportions(b, edges), _bin_proportions(t, edges))
+
+
+def _evidently_fill(p: np.ndarray) -> np.ndarray:
+    nonzero = p[p > 0]
+    fill = 0.0001 if nonzero.size == 0 or nonzero.min() > 0.0001 else nonzero.min() / 1e6
+    return np.where(p == 0, fill, p)
+
+
+def evidently_proportions(baseline: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Binned proportions exactly as Evidently computes them for PSI."""
+    if np.unique(baseline).size > 20:
+        edges = np.histogram_bin_edges(np.concatenate([baseline, target]), bins="sturges")
+        b = np.histogram(baseline, edges)[0] / baseline.size
+        t = np.histogram(target, edges)[0] / target.size
+    else:
+        values = np.union1d(np.unique(baseline), np.unique(target))
+        b = np.array([(baseline == v).sum() for v in values]) / baseline.size
+        t = np.array([(target == v).sum() for v in values]) / target.size
+    return _evidently_fill(b), _evidently_fill(t)
+
+
+def psi_evidently(baseline: np.ndarray, target: np.ndarray) -> float:
+    b, t = evidently_proportions(_finite(baseline), _finite(target))
+    return float(np.sum((b - t) * np.log(b / t)))
+
+
+def psi(baseline: np.ndarray, target: np.ndarray, binning: Binning = "quantile") -> float:
+    return psi_evidently(baseline, target) if binning == "evidently" else psi_quantile(baseline, target)
+
+
+@dataclass(frozen=True)
+class RankComparison:
+    ks_statistic: float
+    ks_pvalue: float
+    wasserstein: float  # not normalised
+
+
+def rank_comparison(baseline: np.ndarray, target: np.ndarray) -> RankComparison:
+    """KS statistic and p-value and the Wasserstein-1 distance from one merge of the two samples.
+
+    Both empirical CDFs are evaluated at every distinct value of the pooled sample
+    (a stable sort of two sorted runs, then cumulative sums): D = max |F_b - F_t|,
+    W1 = integral of |F_b - F_t| (infinite values are left out of W1). The p-value
+    is SciPy's: ``ks_2samp`` itself up to 10,000 values per side (its exact mode),
+    above that the asymptotic Kolmogorov distribution ``kstwo.sf(D, round(mn/(m+n)))``
+    as ``ks_2samp`` uses in its asymptotic mode.
+    """
+    nb, nt = baseline.size, target.size
+    pooled = np.concatenate([np.sort(baseline), np.sort(target)])
+    order = np.argsort(pooled, kind="stable")
+    values = pooled[order]
+    from_b = order < nb
+    cdf_b = np.cumsum(from_b) / nb
+    cdf_t = np.cumsum(~from_b) / nt
+    last_of_value = np.append(values[1:] != values[:-1], True)
+    gaps = np.abs(cdf_b - cdf_t)
+    d = float(gaps[last_of_value].max())
+    widths = np.diff(values)
+    finite = np.isfinite(widths)
+    w1 = float(np.sum(gaps[:-1][finite] * widths[finite]))
+    if max(nb, nt) <= 10_000:
+        p = float(sstats.ks_2samp(baseline, target).pvalue)
+    else:
+        p = float(np.clip(sstats.kstwo.sf(d, np.round(nb * nt / (nb + nt))), 0.0, 1.0))
+    return RankComparison(d, p, w1)
+
+
+def wasserstein_normalised(baseline: np.ndarray, target: np.ndarray) -> float:
+    """Earth mover's distance divided by the baseline's std (0 when both are the same constant)."""
+    b, t = _finite(baseline), _finite(target)
+    return _normalise(rank_comparison(b, t).wasserstein, float(np.std(b)))
+
+
+def _normalise(w: float, sd: float) -> float:
+    if sd > 0:
+        return w / sd
+    return 0.0 if w == 0 else float("inf")
+
+
+def binned_divergences(baseline: np.ndarray, target: np.ndarray, bins: int = 10) -> tuple[float, float]:
+    """(Jensen-Shannon distance, base 2; KL(target || baseline), nats) over the quantile bins."""
+    b_all, t_all = _finite(baseline), _finite(target)
+    edges = quantile_edges(b_all, bins)
+    b = np.maximum(_bin_proportions(b_all, edges), EPS)
+    t = np.maximum(_bin_proportions(t_all, edges), EPS)
+    return float(distance.jensenshannon(b, t, base=2)), float(sstats.entropy(t, b))
+
+
+@dataclass(frozen=True)
+class NumericComparison:
+    n_baseline: int
+    n_target: int
+    psi: float
+    ks_statistic: float
+    ks_pvalue: float
+    wasserstein: float
+    js_distance: float
+    kl_divergence: float
+    mean_shift: float  # (mean_t - mean_b) / std_b
+    std_ratio: float  # std_t / std_b
+    null_rate_baseline: float
+    null_rate_target: float
+    range_violation: float  # share of target values outside the baseline's [min, max]
+    n_below: int = 0
+    n_above: int = 0
+
+
+def _safe_ratio(a: float, b: float) -> float:
+    if b == 0:
+        return 1.0 if a == 0 else float("inf")
+    return a / b
+
+
+def compare_numeric(baseline: np.ndarray, target: np.ndarray, binning: Binning = "quantile") -> NumericComparison:
+    """Every numeric statistic at once. NaN means missing; callers check the counts first."""
+    baseline = np.asarray(baseline, dtype=float)
+    target = np.asarray(target, dtype=float)
+    b, t = _present(baseline), _present(target)
+    bs, ts = subsample(b, seed=1), subsample(t, seed=2)
+    ranks = rank_comparison(bs, ts)
+    bf, tf = _finite(b), _finite(t)
+    sd = float(np.std(bf)) if bf.size else 0.0
+    mean_shift = _safe_ratio(float(np.mean(tf) - np.mean(bf)), sd) if bf.size and tf.size else 0.0
+    js, kl = binned_divergences(bs, ts)
+    lo, hi = (float(np.min(b)), float(np.max(b))) if b.size else (0.0, 0.0)
+    return NumericComparison(
+        n_baseline=int(b.size),
+        n_target=int(t.size),
+        psi=psi(b, t, binning),
+        ks_statistic=ranks.ks_statistic,
+        ks_pvalue=ranks.ks_pvalue,
+        wasserstein=_normalise(ranks.wasserstein, float(np.std(_finite(bs)))),
+        js_distance=js,
+        kl_divergence=kl,
+        mean_shift=mean_shift,
+        std_ratio=_safe_ratio(float(np.std(tf)), sd),
+        null_rate_baseline=1 - b.size / max(baseline.size, 1),
+        null_rate_target=1 - t.size / max(target.size, 1),
+        range_violation=float(np.mean((t < lo) | (t > hi))) if t.size else 0.0,
+        n_below=int(np.count_nonzero(t < lo)),
+        n_above=int(np.count_nonzero(t > hi)),
+    )
+
+
+@dataclass(frozen=True)
+class CategoricalComparison:
+    n_baseline: int
+    n_target: int
+    psi: float
+    chi2_statistic: float
+    chi2_pvalue: float
+    new_categories: tuple[str, ...]
+    vanished_categories: tuple[str, ...]
+    null_rate_baseline: float
+    null_rate_target: float
+
+
+def compare_categorical(
+    baseline: Sequence[str | None], target: Sequence[str | None], binning: Binning = "quantile"
+) -> CategoricalComparison:
+    """PSI over categories and a chi-square test of homogeneity on the 2 x K contingency table.
+
+    Categories seen on one side only are kept in the table (their zero cell is what
+    makes the test reject); ``binning`` changes only the zero-fill of the PSI.
+    """
+    cb = Counter(v for v in baseline if v is not None)
+    ct = Counter(v for v in target if v is not None)
+    nb, nt = sum(cb.values()), sum(ct.values())
+    cats = sorted(cb.keys() | ct.keys())
+    table = np.array([[cb[c] for c in cats], [ct[c] for c in cats]], dtype=float)
+    if len(cats) < 2 or nb == 0 or nt == 0:
+        chi2, p = 0.0, 1.0
+    else:
+        result = sstats.chi2_contingency(table, correction=False)
+        chi2, p = float(result.statistic), float(result.pvalue)
+    pb, pt = table[0] / max(nb, 1), table[1] / max(nt, 1)
+    if binning == "evidently":
+        fb, ft = _evidently_fill(pb), _evidently_fill(pt)
+        value = float(np.sum((fb - ft) * np.log(fb / ft)))
+    else:
+        value = psi_from_proportions(pb, pt)
+    return CategoricalComparison(
+        n_baseline=nb,
+        n_target=nt,
+        psi=value if cats else 0.0,
+        chi2_statistic=chi2,
+        chi2_pvalue=p,
+        new_categories=tuple(c for c in cats if cb[c] == 0),
+        vanished_categories=tuple(c for c in cats if ct[c] == 0),
+        null_rate_baseline=1 - nb / max(len(baseline), 1),
+        null_rate_target=1 - nt / max(len(target), 1),
+    )
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (step-up, monotone, capped at 1)."""
+    if not pvalues:
+        return []
+    return [float(v) for v in sstats.false_discovery_control(np.asarray(pvalues, dtype=float), method="bh")]

@@ -1,0 +1,202 @@
+"""Reading an environment's window out of the store, in bulk, as columns for the engine.
+
+Features come out of ``sample_features`` in one scan per environment (on DuckDB
+as an Arrow table, so a million samples are never turned into Python rows) and
+are split by feature with one mask each. Shadow pairs are matched in SQL.
+
+An environment may name an earlier window of itself: ``production@24h`` is
+production's data over the same window length, 24 hours earlier.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from envparity.agent.wire import RequestAggregates
+from envparity.collector.parity.dataset import (
+    EnvironmentData,
+    FeatureColumn,
+    Outcomes,
+    ShadowPairs,
+    prediction_class,
+)
+from envparity.collector.store import Store
+from envparity.collector.store.store import naive_utc
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``1h``, ``7d``, ``2w`` as a timedelta."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"duration {text!r} is not like 30s, 15m, 1h, 7d or 2w")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def split_environment(spec: str) -> tuple[str, timedelta]:
+    """``production@24h`` -> (``production``, 24 h); a plain name has no offset."""
+    name, _, offset = spec.partition("@")
+    return name, parse_duration(offset) if offset else timedelta(0)
+
+
+def _columns(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A query's result as columns: Arrow on DuckDB, plain lists elsewhere."""
+    result = conn.execute(sa.text(sql), params)
+    if conn.dialect.name == "duckdb":
+        table = result.cursor.fetch_arrow_table()  # type: ignore[union-attr]
+        return {name: table.column(name) for name in table.column_names}
+    rows = result.all()
+    return {name: [r[i] for r in rows] for i, name in enumerate(result.keys())}
+
+
+def _numbers(column: Any) -> np.ndarray:
+    if hasattr(column, "to_numpy"):
+        return column.to_numpy(zero_copy_only=False).astype(float)
+    return np.array([np.nan if v is None else v for v in column], dtype=float)
+
+
+def _texts(column: Any) -> list[Any]:
+    return column.to_pylist() if hasattr(column, "to_pylist") else list(column)
+
+
+_WHERE = "service = :service AND environment = :environment AND {ts} >= :start AND {ts} < :end"
+
+
+def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, FeatureColumn]:
+    cols = _columns(conn, f"SELECT feature, kind, num, str FROM sample_features WHERE {_WHERE.format(ts='ts')}", params)
+    names = np.asarray(_texts(cols["feature"]), dtype=object)
+    kinds = np.asarray(_texts(cols["kind"]), dtype=object)
+    nums = _numbers(cols["num"])
+    strs = np.asarray(_texts(cols["str"]), dtype=object)
+    features = {}
+    for name in sorted(set(names.tolist())):
+        mask = names == name
+        features[name] = FeatureColumn.from_values(nums[mask], strs[mask].tolist(), kinds[mask].tolist())
+    return features
+
+
+def _requests(conn: sa.Connection, params: dict[str, Any]) -> tuple[RequestAggregates | None, float]:
+    rows = conn.execute(
+        sa.text(
+            "SELECT requests, errors_by_class, latency_bounds, latency_counts, latency_sum_s, window_start, window_end "
+            f"FROM request_windows WHERE {_WHERE.format(ts='window_end')}"
+        ),
+        params,
+    ).all()
+    total: RequestAggregates | None = None
+    for r in rows:
+        agg = RequestAggregates(
+            requests=r.requests,
+            errors=json.loads(r.errors_by_class),
+            latency_bucket_bounds_s=json.loads(r.latency_bounds),
+            latency_bucket_counts=json.loads(r.latency_counts),
+            latency_sum_s=r.latency_sum_s,
+        )
+        total = agg if total is None else total.merge(agg)
+    if not rows:
+        return None, 0.0
+    span = (max(r.window_end for r in rows) - min(r.window_start for r in rows)).total_seconds()
+    return total, span
+
+
+def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> Outcomes | None:
+    rows = conn.execute(
+        sa.text(
+            "SELECT s.prediction_num, o.outcome_num FROM samples s JOIN outcomes o "
+            "ON o.request_id = s.request_id AND o.service = s.service AND o.environment = s.environment "
+            "WHERE s.service = :service AND s.environment = :environment AND s.ts >= :start AND s.ts < :end "
+            "AND s.prediction_num IS NOT NULL AND o.outcome_num IS NOT NULL"
+        ),
+        params,
+    ).all()
+    if not rows:
+        return None
+    predicted = prediction_class(np.array([r[0] for r in rows], dtype=float))
+    return Outcomes(predicted=predicted, actual=np.rint(np.array([r[1] for r in rows], dtype=float)).astype(int))
+
+
+def load_environment(store: Store, service: str, spec: str, start: datetime, end: datetime) -> EnvironmentData:
+    """One environment's window (``spec`` may carry an ``@offset``)."""
+    name, offset = split_environment(spec)
+    params = {
+        "service": service,
+        "environment": name,
+        "start": naive_utc(start - offset),
+        "end": naive_utc(end - offset),
+    }
+    with store.engine.connect() as conn:
+        samples = _columns(
+            conn, f"SELECT prediction_num, confidence FROM samples WHERE {_WHERE.format(ts='ts')}", params
+        )
+        requests, span = _requests(conn, params)
+        data = EnvironmentData(
+            name=spec,
+            features=_features(conn, params),
+            predictions=_numbers(samples["prediction_num"]),
+            confidence=_numbers(samples["confidence"]),
+            requests=requests,
+            window_s=span,
+            outcomes=_outcomes(conn, params),
+            samples=len(samples["prediction_num"]),
+        )
+    return data
+
+
+_AGREE = (
+    "(b.prediction_str IS NOT NULL AND b.prediction_str = t.prediction_str) OR "
+    "(b.prediction_num IS NOT NULL AND t.prediction_num IS NOT NULL AND "
+    "(CASE WHEN b.prediction_num >= 0.5 THEN 1 ELSE 0 END) = "
+    "(CASE WHEN t.prediction_num >= 0.5 THEN 1 ELSE 0 END))"
+)
+_PAIR_FILTER = (
+    "b.service = :service AND t.service = :service AND b.environment = :baseline "
+    "AND t.environment = :target AND b.ts >= :bstart AND b.ts < :bend AND t.ts >= :tstart "
+    "AND t.ts < :tend"
+)
+_PAIRS = f"FROM samples b JOIN samples t ON b.request_id = t.request_id WHERE {_PAIR_FILTER}"
+
+
+def load_shadow(
+    store: Store, service: str, baseline: str, target: str, start: datetime, end: datetime, tolerance: float
+) -> ShadowPairs:
+    """Requests seen in both environments: prediction agreement and per-feature equality."""
+    (bname, boff), (tname, toff) = split_environment(baseline), split_environment(target)
+    params = {
+        "service": service,
+        "baseline": bname,
+        "target": tname,
+        "tol": tolerance,
+        "bstart": naive_utc(start - boff),
+        "bend": naive_utc(end - boff),
+        "tstart": naive_utc(start - toff),
+        "tend": naive_utc(end - toff),
+    }
+    with store.engine.connect() as conn:
+        matched, agreeing = conn.execute(
+            sa.text(f"SELECT count(*), sum(CASE WHEN {_AGREE} THEN 1 ELSE 0 END) {_PAIRS}"), params
+        ).one()
+        rows = conn.execute(
+            sa.text(
+                "SELECT fb.feature, count(*), sum(CASE WHEN (fb.num IS NULL) <> (ft.num IS NULL) "
+                "OR abs(fb.num - ft.num) > :tol OR coalesce(fb.str, '') <> coalesce(ft.str, '') THEN 1 ELSE 0 END) "
+                "FROM sample_features fb JOIN samples b ON fb.agent_id = b.agent_id AND fb.sequence = b.sequence "
+                "AND fb.idx = b.idx JOIN samples t ON b.request_id = t.request_id JOIN sample_features ft "
+                "ON ft.agent_id = t.agent_id AND ft.sequence = t.sequence AND ft.idx = t.idx "
+                "AND ft.feature = fb.feature "
+                f"WHERE {_PAIR_FILTER} GROUP BY fb.feature"
+            ),
+            params,
+        ).all()
+    return ShadowPairs(
+        matched=int(matched or 0),
+        agreeing=int(agreeing or 0),
+        feature_mismatches={r[0]: (int(r[1]), int(r[2] or 0)) for r in rows},
+    )
