@@ -88,18 +88,23 @@ def bench_calls(calls: int) -> None:
 
 RSS_SCRIPT = """
 import resource, sys, time
+from envparity.agent import Agent, AgentSettings
+from envparity.agent.fingerprint import FingerprintSources
 s = AgentSettings(service="bench", environment="rss", collector=sys.argv[1], spool_dir=sys.argv[2],
                   sources=FingerprintSources(env_prefixes=("NONE_",)))
 agent = Agent(s, window_s=60)
 features = {"amount": 12.5, "merchant": "grocery", "hour": 13, "distance_km": 4.2, "card_present": True}
-deadline = time.monotonic() + float(sys.argv[3]) * 60
+start = time.monotonic()
+deadline = start + float(sys.argv[3]) * 60
 i = 0
-next_report = time.monotonic() + 60
+next_report = start + 60
 while time.monotonic() < deadline:
     agent.record(request_id=f"r{i}", features={**features, "amount": i % 1000}, prediction=0.5,
                  latency_s=0.01)
     i += 1
-    time.sleep(0.002)  # about 500 records/s
+    ahead = start + i / 500 - time.monotonic()  # paced at 500 records/s
+    if ahead > 0:
+        time.sleep(ahead)
     if time.monotonic() > next_report:
         rss = int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
         print(f"  {i} records, RSS {rss:.1f} MiB", flush=True)

@@ -9,10 +9,10 @@ Row = Mapping[str, Any]
 _MAX_CELL = 80
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, limit: int | None = _MAX_CELL) -> str:
     text = "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
     text = text.replace("\n", " ")
-    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def text_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
@@ -29,7 +29,7 @@ def markdown_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
     """A GitHub-flavoured Markdown table with pipes escaped."""
 
     def esc(value: Any) -> str:
-        return _cell(value).replace("|", "\\|")
+        return _cell(value, limit=None).replace("|", "\\|")
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(esc(r.get(c)) for c in columns) + " |" for r in rows]

@@ -135,7 +135,8 @@ def rank_comparison(baseline: np.ndarray, target: np.ndarray) -> RankComparison:
     last_of_value = np.append(values[1:] != values[:-1], True)
     gaps = np.abs(cdf_b - cdf_t)
     d = float(gaps[last_of_value].max())
-    widths = np.diff(values)
+    with np.errstate(invalid="ignore"):  # inf - inf between equal infinities
+        widths = np.diff(values)
     finite = np.isfinite(widths)
     w1 = float(np.sum(gaps[:-1][finite] * widths[finite]))
     if max(nb, nt) <= 10_000:
@@ -196,6 +197,22 @@ def compare_numeric(baseline: np.ndarray, target: np.ndarray, binning: Binning =
     baseline = np.asarray(baseline, dtype=float)
     target = np.asarray(target, dtype=float)
     b, t = _present(baseline), _present(target)
+    if b.size == 0 or t.size == 0:  # nothing to compare: neutral values, the counts tell why
+        return NumericComparison(
+            n_baseline=int(b.size),
+            n_target=int(t.size),
+            psi=0.0,
+            ks_statistic=0.0,
+            ks_pvalue=1.0,
+            wasserstein=0.0,
+            js_distance=0.0,
+            kl_divergence=0.0,
+            mean_shift=0.0,
+            std_ratio=1.0,
+            null_rate_baseline=1 - b.size / max(baseline.size, 1),
+            null_rate_target=1 - t.size / max(target.size, 1),
+            range_violation=0.0,
+        )
     bs, ts = subsample(b, seed=1), subsample(t, seed=2)
     ranks = rank_comparison(bs, ts)
     bf, tf = _finite(b), _finite(t)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from envparity import __version__
-from envparity.cli import agent, collector, demo, fingerprint, wire
+from envparity.cli import agent, collector, demo, fingerprint, parity, wire
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_SPOOLED = 0, 1, 2, 3
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"envparity {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (fingerprint, agent, collector, demo, wire):
+    for module in (fingerprint, agent, collector, parity, demo, wire):
         module.register(sub)
     return parser
 

@@ -1,0 +1,199 @@
+"""``envparity check``, ``envparity compare`` and ``envparity reference upload``."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import math
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from envparity.agent.settings import env_str
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD = 0, 1, 2
+FORMATS = ("table", "json", "markdown", "html")
+
+
+class GateError(Exception):
+    """Bad input or an unreachable collector: exit code 2."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    check = sub.add_parser("check", help="CI promotion gate: parity of two environments (exit 1 on failure)")
+    where = check.add_mutually_exclusive_group(required=True)
+    where.add_argument("--collector", help="collector URL")
+    where.add_argument("--db", type=Path, help="DuckDB file of a collector that is not running")
+    check.add_argument("--service", required=True)
+    check.add_argument("--baseline", required=True, help="environment, ENV@24h (earlier window) or ref.NAME")
+    check.add_argument("--target", required=True)
+    check.add_argument("--window", default="1h", help="data window, e.g. 15m, 1h, 7d (default 1h)")
+    check.add_argument("--token", default=env_str("ENVPARITY_TOKEN"), help="bearer token (default $ENVPARITY_TOKEN)")
+    check.add_argument("--format", choices=FORMATS, default="table")
+    check.add_argument("--all", action="store_true", help="list passing checks too")
+    check.set_defaults(handler=_check)
+
+    compare = sub.add_parser("compare", help="drift between two dataset files (CSV, Parquet, JSON lines)")
+    compare.add_argument("baseline", type=Path)
+    compare.add_argument("target", type=Path)
+    compare.add_argument("--format", choices=FORMATS, default="table")
+    compare.add_argument("--psi-binning", choices=("quantile", "evidently"), default="quantile")
+    compare.add_argument("--features", help="comma-separated columns to compare (default: all)")
+    compare.add_argument("--prediction", help="prediction column")
+    compare.add_argument("--label", help="label (outcome) column")
+    compare.add_argument("--all", action="store_true", help="list passing checks too")
+    compare.set_defaults(handler=_compare)
+
+    reference = sub.add_parser("reference", help="reference datasets used as a baseline")
+    inner = reference.add_subparsers(dest="reference_command", required=True, metavar="SUBCOMMAND")
+    upload = inner.add_parser("upload", help="upload a dataset file as the baseline ref.NAME")
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--collector", default=env_str("ENVPARITY_COLLECTOR", "http://127.0.0.1:8400"))
+    upload.add_argument("--service", required=True)
+    upload.add_argument("--name", required=True, help="the reference is then the environment ref.NAME")
+    upload.add_argument("--prediction", help="prediction column")
+    upload.add_argument("--token", default=env_str("ENVPARITY_TOKEN"))
+    upload.set_defaults(handler=_upload)
+
+
+def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool) -> int:
+    if fmt == "html":
+        from envparity.collector.report import render_report
+
+        print(render_report(evaluation, history=[]))
+    else:
+        from envparity.collector.parity.render import render_evaluation
+
+        print(render_evaluation(evaluation, fmt, show_ok))
+    return EXIT_FAIL if evaluation["status"] == "fail" else EXIT_OK
+
+
+def _from_collector(args: argparse.Namespace) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    params = {
+        "service": args.service,
+        "baseline": args.baseline,
+        "target": args.target,
+        "fresh": "true",
+        "window": args.window,
+    }
+    try:
+        response = httpx.get(f"{args.collector.rstrip('/')}/v1/parity", params=params, headers=headers, timeout=120)
+    except httpx.HTTPError as exc:
+        raise GateError(f"collector {args.collector} cannot be reached: {exc}") from None
+    if response.status_code != 200:
+        try:
+            message = response.json().get("error", response.text)
+        except ValueError:
+            message = response.text
+        raise GateError(f"collector answered {response.status_code}: {message}")
+    return response.json()
+
+
+def _from_db(args: argparse.Namespace) -> dict[str, Any]:
+    from envparity.collector.parity.service import ParityService
+    from envparity.collector.parity.store_reader import parse_duration
+    from envparity.collector.store import Store, database_url
+
+    if not args.db.is_file():
+        raise GateError(f"{args.db}: no such file")
+    try:
+        store = Store(database_url(args.db))
+    except Exception as exc:  # a locked or foreign file: say so in one line
+        raise GateError(
+            f"cannot open {args.db} ({str(exc).splitlines()[0]}); is a collector using it? Use --collector URL then"
+        ) from None
+    try:
+        known = store.environment_names().get(args.service, [])
+        for env in (args.baseline, args.target):
+            if env.split("@")[0] not in known and not env.startswith("ref."):
+                raise GateError(f"no data for {args.service}/{env} in {args.db}")
+        return (
+            ParityService(store)
+            .evaluate_pair(args.service, args.baseline, args.target, parse_duration(args.window), save=False)
+            .as_dict()
+        )
+    finally:
+        store.close()
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        evaluation = _from_collector(args) if args.collector else _from_db(args)
+    except GateError as exc:
+        print(f"envparity: error: {exc}", file=sys.stderr)
+        return EXIT_BAD
+    return _emit(evaluation, args.format, args.all)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from envparity.collector.parity.engine import evaluate
+    from envparity.collector.parity.file_reader import read_file
+    from envparity.collector.parity.model import Thresholds
+
+    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    base = read_file(args.baseline, features, args.prediction, args.label, name=str(args.baseline))
+    target = read_file(args.target, features, args.prediction, args.label, name=str(args.target))
+    result = evaluate("files", base, target, Thresholds(psi_binning=args.psi_binning))
+    return _emit(result.as_dict(), args.format, args.all)
+
+
+def _plain_numbers(values: Any) -> list[float | None]:
+    return [None if math.isnan(v) else float(v) for v in values.tolist()]
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from envparity.agent.snapshot import build_snapshot
+    from envparity.agent.wire import Sample
+    from envparity.collector.parity.file_reader import read_file
+
+    data = read_file(args.file, prediction=args.prediction)
+    columns = {
+        name: _plain_numbers(col.numeric) if col.numeric is not None else list(col.categories or [])
+        for name, col in data.features.items()
+    }
+    predictions = _plain_numbers(data.predictions) if data.predictions is not None else None
+    now, agent_id, chunk = datetime.now(UTC), f"reference-{uuid.uuid4().hex[:8]}", 5000
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+        **({"Authorization": f"Bearer {args.token}"} if args.token else {}),
+    }
+    for seq, start in enumerate(range(0, data.samples, chunk)):
+        samples = [
+            Sample(
+                ts=now,
+                features={name: values[i] for name, values in columns.items()},
+                prediction=predictions[i] if predictions else None,
+            )
+            for i in range(start, min(start + chunk, data.samples))
+        ]
+        snap = build_snapshot(
+            agent_id=agent_id,
+            sequence=seq,
+            service=args.service,
+            environment=f"ref.{args.name}",
+            window_start=now,
+            window_end=now,
+            fingerprint=None,
+            samples=samples,
+        )
+        try:
+            response = httpx.post(
+                f"{args.collector.rstrip('/')}/v1/snapshots",
+                headers=headers,
+                timeout=120,
+                content=gzip.compress(snap.model_dump_json().encode()),
+            )
+        except httpx.HTTPError as exc:
+            print(f"envparity: error: collector {args.collector} cannot be reached: {exc}", file=sys.stderr)
+            return EXIT_BAD
+        if response.status_code != 200:
+            print(f"envparity: error: collector answered {response.status_code}: {response.text}", file=sys.stderr)
+            return EXIT_BAD
+    print(f"uploaded {data.samples} rows of {args.file} as {args.service}/ref.{args.name}")
+    return EXIT_OK
