@@ -24,3 +24,13 @@ def test_demo_names_the_planted_differences(tmp_path):
     ):
         assert re.search(rf"fail\s+\w+\s+\w+\s+\S*{re.escape(planted)}", out), planted
     assert not list((tmp_path / "demo").glob("*/spool/pending/*.json.gz"))  # every window delivered
+    report = out[out.index("parity fraud: staging -> production") :]
+    assert report.startswith("parity fraud: staging -> production: FAIL")
+    for layer, check, subject in (
+        ("data", "wasserstein", "amount_z"),
+        ("prediction", "feature_equality", "amount_z"),
+        ("fingerprint.code", "package", "package:pandas"),
+        ("fingerprint.config", "config_key", "feature_store.cache_ttl_s"),
+        ("fingerprint.artifacts", "artifact_alias", "alias:model-latest"),
+    ):
+        assert re.search(rf"fail\s+{re.escape(layer)}\s+{check}\s+\S*{re.escape(subject)}", report), (layer, subject)

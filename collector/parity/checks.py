@@ -336,6 +336,7 @@ def infrastructure_checks(base: EnvironmentData, target: EnvironmentData, t: Thr
         if lb is None or lt is None:
             continue
         ratio = lt / lb if lb > 0 else 1.0
+        failing = ratio > t.latency_ratio_max and lt - lb > t.latency_min_increase_s
         checks.append(
             Check(
                 layer="infrastructure",
@@ -343,7 +344,7 @@ def infrastructure_checks(base: EnvironmentData, target: EnvironmentData, t: Thr
                 subject="service",
                 value=ratio,
                 threshold=t.latency_ratio_max,
-                status="fail" if ratio > t.latency_ratio_max else "ok",
+                status="fail" if failing else "ok",
                 detail=f"latency {name} {lt * 1000:.3g} ms in target vs {lb * 1000:.3g} ms in baseline",
             )
         )

@@ -65,6 +65,8 @@ class Thresholds(BaseModel):
     null_rate_max_increase: float = 0.05
     range_violation_max: float = 0.05
     latency_ratio_max: float = 1.2
+    # a latency ratio fails only when the quantile also grew by more than this (histogram resolution)
+    latency_min_increase_s: float = 0.001
     error_rate_max_increase: float = 0.01
     shadow_agreement_min: float = 0.98
     feature_tolerance: float = 1e-5

@@ -51,7 +51,7 @@ def _columns(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str,
     """A query's result as columns: Arrow on DuckDB, plain lists elsewhere."""
     result = conn.execute(sa.text(sql), params)
     if conn.dialect.name == "duckdb":
-        table = result.cursor.fetch_arrow_table()  # type: ignore[union-attr]
+        table = result.cursor.to_arrow_table()  # type: ignore[union-attr]
         return {name: table.column(name) for name in table.column_names}
     rows = result.all()
     return {name: [r[i] for r in rows] for i, name in enumerate(result.keys())}
@@ -162,6 +162,22 @@ _PAIR_FILTER = (
     "AND t.ts < :tend"
 )
 _PAIRS = f"FROM samples b JOIN samples t ON b.request_id = t.request_id WHERE {_PAIR_FILTER}"
+# Materialised steps keep the join order (pairs first, then each side's features) even when the
+# planner has no statistics yet; a feature-first join would multiply every row by every other.
+_FEATURE_MISMATCHES = f"""
+WITH pairs AS MATERIALIZED (
+    SELECT b.agent_id AS b_agent, b.sequence AS b_seq, b.idx AS b_idx,
+           t.agent_id AS t_agent, t.sequence AS t_seq, t.idx AS t_idx {_PAIRS}
+), base AS MATERIALIZED (
+    SELECT p.t_agent, p.t_seq, p.t_idx, f.feature, f.num, f.str
+    FROM pairs p JOIN sample_features f ON f.agent_id = p.b_agent AND f.sequence = p.b_seq AND f.idx = p.b_idx
+)
+SELECT fb.feature, count(*), sum(CASE WHEN (fb.num IS NULL) <> (ft.num IS NULL) OR abs(fb.num - ft.num) > :tol
+                                     OR coalesce(fb.str, '') <> coalesce(ft.str, '') THEN 1 ELSE 0 END)
+FROM base fb JOIN sample_features ft ON ft.agent_id = fb.t_agent AND ft.sequence = fb.t_seq AND ft.idx = fb.t_idx
+     AND ft.feature = fb.feature
+GROUP BY fb.feature
+"""
 
 
 def load_shadow(
@@ -179,22 +195,15 @@ def load_shadow(
         "tstart": naive_utc(start - toff),
         "tend": naive_utc(end - toff),
     }
-    with store.engine.connect() as conn:
+    with store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Freshly ingested tables have no statistics yet; PostgreSQL then estimates one row per
+            # side and nests loops over every sample. These are bulk joins: hash them.
+            conn.execute(sa.text("SET LOCAL enable_nestloop = off"))
         matched, agreeing = conn.execute(
             sa.text(f"SELECT count(*), sum(CASE WHEN {_AGREE} THEN 1 ELSE 0 END) {_PAIRS}"), params
         ).one()
-        rows = conn.execute(
-            sa.text(
-                "SELECT fb.feature, count(*), sum(CASE WHEN (fb.num IS NULL) <> (ft.num IS NULL) "
-                "OR abs(fb.num - ft.num) > :tol OR coalesce(fb.str, '') <> coalesce(ft.str, '') THEN 1 ELSE 0 END) "
-                "FROM sample_features fb JOIN samples b ON fb.agent_id = b.agent_id AND fb.sequence = b.sequence "
-                "AND fb.idx = b.idx JOIN samples t ON b.request_id = t.request_id JOIN sample_features ft "
-                "ON ft.agent_id = t.agent_id AND ft.sequence = t.sequence AND ft.idx = t.idx "
-                "AND ft.feature = fb.feature "
-                f"WHERE {_PAIR_FILTER} GROUP BY fb.feature"
-            ),
-            params,
-        ).all()
+        rows = conn.execute(sa.text(_FEATURE_MISMATCHES), params).all()
     return ShadowPairs(
         matched=int(matched or 0),
         agreeing=int(agreeing or 0),

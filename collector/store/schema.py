@@ -86,6 +86,7 @@ samples = sa.Table(
     sa.Column("model_version", sa.String(128)),
     sa.Column("error", sa.String(128)),
     sa.Index("ix_samples_env_ts", "service", "environment", "ts").ddl_if(dialect="postgresql"),
+    sa.Index("ix_samples_request", "request_id").ddl_if(dialect="postgresql"),
 )
 
 sample_features = sa.Table(
@@ -102,6 +103,7 @@ sample_features = sa.Table(
     sa.Column("str", sa.String(1024)),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Index("ix_sample_features_env", "service", "environment", "feature", "ts").ddl_if(dialect="postgresql"),
+    sa.Index("ix_sample_features_sample", "agent_id", "sequence", "idx").ddl_if(dialect="postgresql"),
 )
 
 outcomes = sa.Table(

@@ -60,6 +60,17 @@ def _print_fingerprint_diff(url: str) -> None:
     print(render_diff(items, "table", "fingerprint parity fraud: staging -> production"))
 
 
+def _print_parity(url: str) -> None:
+    from envparity.collector.parity.render import render_evaluation
+
+    evaluation = httpx.get(
+        f"{url}/v1/parity",
+        timeout=120,
+        params={"service": "fraud", "baseline": "staging", "target": "production", "fresh": "true", "window": "1h"},
+    ).json()
+    print(render_evaluation(evaluation, "table"))
+
+
 def _start_model_servers(
     group: ProcessGroup,
     envs: dict[str, DemoEnvironment],
@@ -128,6 +139,8 @@ def run_demo(workdir: Path, seconds: float = 45.0, serve: bool = False) -> int:
         _print_environments(url)
         print()
         _print_fingerprint_diff(url)
+        print()
+        _print_parity(url)
         if serve:
             print(f"\nServing until Ctrl-C: {url}/v1/environments  {url}/metrics")
             try:
