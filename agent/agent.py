@@ -30,6 +30,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from envparity.agent.fingerprint import take_fingerprint
+from envparity.agent.gpu import GpuSampler
 from envparity.agent.metrics import AgentMetrics
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
 from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Recorder
@@ -56,7 +57,7 @@ class Agent:
         fingerprint_every_s: float = 300.0,
         metrics_port: int | None = None,
         otlp_endpoint: str | None = None,
-        gpu_sampler: Any = None,
+        gpu_interval_s: float | None = 5.0,
         start: bool = True,
     ) -> None:
         if window_s <= 0 or fingerprint_every_s <= 0:
@@ -66,7 +67,8 @@ class Agent:
         self.sample_size = sample_size
         self.metrics = AgentMetrics()
         self._tracer = PushTracer(otlp_endpoint)
-        self._gpu = gpu_sampler
+        self.gpu_interval_s = gpu_interval_s
+        self._gpu = GpuSampler() if gpu_interval_s else None
         self._seal_lock = threading.Lock()
         self._closed = False
         self._open(settings.agent_id)
@@ -87,7 +89,7 @@ class Agent:
             "metrics_port",
             "otlp_endpoint",
             "start",
-            "gpu_sampler",
+            "gpu_interval_s",
         }
         options = {k: overrides.pop(k) for k in list(overrides) if k in names}
         options.setdefault("window_s", env_number("ENVPARITY_WINDOW_S", 60.0))
@@ -149,6 +151,16 @@ class Agent:
             max_instances=1,
             coalesce=True,
         )
+        if self._gpu is not None and self._gpu.enabled:
+            scheduler.add_job(
+                self._gpu.sample,
+                "interval",
+                seconds=self.gpu_interval_s,
+                id="gpu",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+            )
         scheduler.start()
         self._scheduler = scheduler
 

@@ -291,6 +291,7 @@ class GpuMetrics(WireModel):
 
     uuid: str
     index: int
+    name: str | None = None
     lost: bool = False
     values: dict[str, float] = Field(default_factory=dict)
 

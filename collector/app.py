@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from envparity.agent.wire import NAME_PATTERN, Outcome, Snapshot
 from envparity.collector.auth import AuthError, Authorizer
 from envparity.collector.body import BodyError, parse_json, read_body
+from envparity.collector.gpu_metrics import GpuCollector
 from envparity.collector.metrics import CollectorMetrics
 from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
 from envparity.collector.parity.service import REFERENCE_PREFIX, ParityService
@@ -58,6 +59,7 @@ def create_app(
     stats = metrics or CollectorMetrics()
     parity = parity or ParityService(store)
     stats.registry.register(ParityCollector(parity))
+    stats.registry.register(GpuCollector(store))
     app = FastAPI(title="envparity collector", version="1")
     app.state.store, app.state.metrics, app.state.parity = store, stats, parity
 

@@ -9,6 +9,7 @@ from envparity.agent.fingerprint.artifacts import ArtifactSourceError, artifacts
 from envparity.agent.fingerprint.code import PackageSourceError, code_fingerprint
 from envparity.agent.fingerprint.compute import compute_fingerprint
 from envparity.agent.fingerprint.config import ConfigSourceError, config_fingerprint
+from envparity.agent.gpu import gpu_identities
 from envparity.agent.wire import Fingerprint, FingerprintBody, seal_fingerprint
 
 __all__ = [
@@ -41,6 +42,6 @@ def take_fingerprint(sources: FingerprintSources | None = None) -> Fingerprint:
         code=code_fingerprint(src.packages_from, src.image, src.image_digest, src.revision),
         config=config_fingerprint(src.config_files, src.env_prefixes or None),
         artifacts=artifacts_fingerprint(src.artifacts, src.artifact_aliases),
-        compute=compute_fingerprint(),
+        compute=compute_fingerprint(gpu_identities()),
     )
     return seal_fingerprint(body)

@@ -351,6 +351,59 @@ def infrastructure_checks(base: EnvironmentData, target: EnvironmentData, t: Thr
     return checks
 
 
+def gpu_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
+    """Saturation, memory headroom and lost GPUs of the target, next to the baseline."""
+    g, b = target.gpu, base.gpu
+    if g is None:
+        return []
+    checks = []
+    if g.mean_utilization is not None:
+        base_text = f" vs {b.mean_utilization:.0f}% in baseline" if b and b.mean_utilization is not None else ""
+        checks.append(
+            Check(
+                layer="infrastructure",
+                check="gpu_utilization",
+                subject="gpu",
+                value=g.mean_utilization,
+                threshold=t.gpu_utilization_max,
+                status="warn" if g.mean_utilization >= t.gpu_utilization_max else "ok",
+                detail=f"mean GPU utilization {g.mean_utilization:.0f}% in target{base_text}",
+            )
+        )
+    if g.peak_memory_used is not None:
+        headroom = 1 - g.peak_memory_used
+        status: Status = (
+            "fail"
+            if headroom < t.gpu_memory_headroom_min
+            else "warn"
+            if headroom < 2 * t.gpu_memory_headroom_min
+            else "ok"
+        )
+        checks.append(
+            Check(
+                layer="infrastructure",
+                check="gpu_memory_headroom",
+                subject="gpu",
+                value=headroom,
+                threshold=t.gpu_memory_headroom_min,
+                status=status,
+                detail=f"GPU memory headroom {headroom:.1%} at the peak of the window",
+            )
+        )
+    checks.append(
+        Check(
+            layer="infrastructure",
+            check="gpu_lost",
+            subject="gpu",
+            value=float(g.lost),
+            threshold=0,
+            status="fail" if g.lost else "ok",
+            detail=f"{g.lost} of {g.gpus} GPUs stopped answering in the window",
+        )
+    )
+    return checks
+
+
 # --- prediction: shadow ---------------------------------------------------------------
 
 

@@ -72,6 +72,16 @@ class ShadowPairs:
 
 
 @dataclass
+class GpuUsage:
+    """GPU telemetry of an environment over the window."""
+
+    gpus: int = 0
+    mean_utilization: float | None = None
+    peak_memory_used: float | None = None  # largest FB used / total seen
+    lost: int = 0
+
+
+@dataclass
 class EnvironmentData:
     name: str
     features: dict[str, FeatureColumn] = field(default_factory=dict)
@@ -81,6 +91,7 @@ class EnvironmentData:
     window_s: float = 0.0
     outcomes: Outcomes | None = None
     samples: int = 0
+    gpu: GpuUsage | None = None
 
 
 def prediction_class(values: np.ndarray, threshold: float = 0.5) -> np.ndarray:

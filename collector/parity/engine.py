@@ -172,6 +172,7 @@ def evaluate(
     started = time.perf_counter()
     t = thresholds
     checks = C.infrastructure_checks(base, target, t) if (base.requests or target.requests) else []
+    checks += C.gpu_checks(base, target, t)
     pending: list[_Pending] = []
     numeric = _compare_features(base, target, t, pending, checks)
     _compare_predictions(base, target, t, pending, checks)

@@ -68,6 +68,8 @@ class Thresholds(BaseModel):
     # a latency ratio fails only when the quantile also grew by more than this (histogram resolution)
     latency_min_increase_s: float = 0.001
     error_rate_max_increase: float = 0.01
+    gpu_utilization_max: float = 90.0
+    gpu_memory_headroom_min: float = 0.05
     shadow_agreement_min: float = 0.98
     feature_tolerance: float = 1e-5
     feature_mismatch_max: float = 0.0

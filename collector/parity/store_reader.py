@@ -22,6 +22,7 @@ from envparity.agent.wire import RequestAggregates
 from envparity.collector.parity.dataset import (
     EnvironmentData,
     FeatureColumn,
+    GpuUsage,
     Outcomes,
     ShadowPairs,
     prediction_class,
@@ -123,6 +124,27 @@ def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> Outcomes | None:
     return Outcomes(predicted=predicted, actual=np.rint(np.array([r[1] for r in rows], dtype=float)).astype(int))
 
 
+def _gpu(conn: sa.Connection, params: dict[str, Any]) -> GpuUsage | None:
+    rows = conn.execute(
+        sa.text(f"SELECT uuid, lost, gpu_values FROM gpu_windows WHERE {_WHERE.format(ts='window_end')}"), params
+    ).all()
+    if not rows:
+        return None
+    values = [json.loads(r.gpu_values) for r in rows]
+    utils = [v["DCGM_FI_DEV_GPU_UTIL"] for v in values if "DCGM_FI_DEV_GPU_UTIL" in v]
+    used = [
+        v["DCGM_FI_DEV_FB_USED"] / v["DCGM_FI_DEV_FB_TOTAL"]
+        for v in values
+        if v.get("DCGM_FI_DEV_FB_TOTAL") and "DCGM_FI_DEV_FB_USED" in v
+    ]
+    return GpuUsage(
+        gpus=len({r.uuid for r in rows}),
+        mean_utilization=float(np.mean(utils)) if utils else None,
+        peak_memory_used=max(used) if used else None,
+        lost=len({r.uuid for r in rows if r.lost}),
+    )
+
+
 def load_environment(store: Store, service: str, spec: str, start: datetime, end: datetime) -> EnvironmentData:
     """One environment's window (``spec`` may carry an ``@offset``)."""
     name, offset = split_environment(spec)
@@ -145,6 +167,7 @@ def load_environment(store: Store, service: str, spec: str, start: datetime, end
             requests=requests,
             window_s=span,
             outcomes=_outcomes(conn, params),
+            gpu=_gpu(conn, params),
             samples=len(samples["prediction_num"]),
         )
     return data

@@ -106,6 +106,23 @@ sample_features = sa.Table(
     sa.Index("ix_sample_features_sample", "agent_id", "sequence", "idx").ddl_if(dialect="postgresql"),
 )
 
+gpu_windows = sa.Table(
+    "gpu_windows",
+    metadata,
+    sa.Column("agent_id", sa.String(128), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("window_end", sa.DateTime, nullable=False),
+    sa.Column("hostname", sa.String(256)),
+    sa.Column("uuid", sa.String(128), nullable=False),
+    sa.Column("gpu_index", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(256)),
+    sa.Column("lost", sa.Boolean, nullable=False),
+    sa.Column("gpu_values", sa.Text, nullable=False),
+    sa.Index("ix_gpu_windows_env", "service", "environment", "window_end").ddl_if(dialect="postgresql"),
+)
+
 outcomes = sa.Table(
     "outcomes",
     metadata,
@@ -141,5 +158,6 @@ RETAINED: tuple[tuple[sa.Table, sa.Column], ...] = (
     (request_windows, request_windows.c.window_end),
     (snapshots, snapshots.c.window_end),
     (outcomes, outcomes.c.ts),
+    (gpu_windows, gpu_windows.c.window_end),
     (evaluations, evaluations.c.evaluated_at),
 )

@@ -134,6 +134,8 @@ class Store:
             rows["snapshots"] = 1
             rows["request_windows"] = self._store_requests(conn, snap)
             rows.update(self._store_samples(conn, snap))
+            if snap.gpu and snap.gpu.devices:
+                rows["gpu_windows"] = self._store_gpu(conn, snap)
             if snap.outcomes:
                 rows["outcomes"] = self._store_outcomes(conn, h.service, h.environment, snap.outcomes, received_at)
         return IngestResult(duplicate=False, rows=rows)
@@ -211,6 +213,50 @@ class Store:
             "samples": bulk_insert(conn, schema.samples, sample_cols),
             "sample_features": bulk_insert(conn, schema.sample_features, feature_cols),
         }
+
+    def _store_gpu(self, conn: sa.Connection, snap: Snapshot) -> int:
+        h, devices = snap.header, snap.gpu.devices  # type: ignore[union-attr]
+        conn.execute(
+            schema.gpu_windows.insert(),
+            [
+                {
+                    "agent_id": h.agent_id,
+                    "sequence": h.sequence,
+                    "service": h.service,
+                    "environment": h.environment,
+                    "window_end": naive_utc(h.window_end),
+                    "hostname": h.host.hostname,
+                    "uuid": d.uuid,
+                    "gpu_index": d.index,
+                    "name": d.name,
+                    "lost": d.lost,
+                    "gpu_values": json.dumps(d.values),
+                }
+                for d in devices
+            ],
+        )
+        return len(devices)
+
+    def latest_gpu_windows(self) -> list[dict[str, Any]]:
+        """The newest window of every GPU (by service, environment and UUID)."""
+        g = schema.gpu_windows
+        newest = (
+            sa.select(g.c.service, g.c.environment, g.c.uuid, sa.func.max(g.c.window_end).label("w"))
+            .group_by(g.c.service, g.c.environment, g.c.uuid)
+            .subquery()
+        )
+        query = sa.select(g).join(
+            newest,
+            sa.and_(
+                g.c.service == newest.c.service,
+                g.c.environment == newest.c.environment,
+                g.c.uuid == newest.c.uuid,
+                g.c.window_end == newest.c.w,
+            ),
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [{**r, "gpu_values": json.loads(r["gpu_values"])} for r in rows]
 
     def _store_outcomes(
         self, conn: sa.Connection, service: str, environment: str, items: list[Outcome], received_at: datetime
@@ -366,6 +412,7 @@ class Store:
                     schema.sample_features,
                     schema.outcomes,
                     schema.evaluations,
+                    schema.gpu_windows,
                 )
             }
 

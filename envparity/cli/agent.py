@@ -38,6 +38,12 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         default=int(env_number("ENVPARITY_SAMPLE_SIZE", 2000)),
         help="sampled requests per window (default $ENVPARITY_SAMPLE_SIZE or 2000)",
     )
+    parser.add_argument(
+        "--gpu-interval",
+        type=float,
+        default=env_number("ENVPARITY_GPU_INTERVAL_S", 5.0),
+        help="seconds between GPU samples through NVML; 0 turns GPU telemetry off (default 5)",
+    )
     parser.add_argument("--metrics-port", type=int, help="serve the agent's own Prometheus metrics here")
     parser.add_argument("--otlp-endpoint", help="send OpenTelemetry spans of pushes (OTLP/HTTP)")
     add_source_options(parser)
@@ -63,6 +69,7 @@ def agent_from_args(args: argparse.Namespace, **extra: object) -> Agent:
         sample_size=args.sample_size,
         metrics_port=args.metrics_port,
         otlp_endpoint=args.otlp_endpoint,
+        gpu_interval_s=args.gpu_interval or None,
         **extra,
     )  # type: ignore[arg-type]
 
@@ -102,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_SPOOLED
         return EXIT_DEAD_LETTERED if report.dead else 0
     agent = agent_from_args(args)
-    log.info("agent %s running: window %.0fs, collector %s", agent.agent_id, args.window, agent.settings.collector)
+    log.info("agent %s running: window %.3gs, collector %s", agent.agent_id, args.window, agent.settings.collector)
     wait_for_termination()
     report = agent.close()
     return 0 if report.delivered_all else EXIT_SPOOLED
