@@ -166,7 +166,7 @@ class GpuSampler:
         self._index: dict[str, int] = {}
         self._uuids: dict[int, str] = {}
         self._names: dict[str, str] = {}
-        self._lost: set[str] = set()
+        self._lost: set[int] = set()  # indices of GPUs that answer GPU_IS_LOST
 
     def _uuid(self, index: int, h: Any) -> str:
         if index not in self._uuids:
@@ -180,25 +180,30 @@ class GpuSampler:
             return
         n = pynvml
         for index in range(n.nvmlDeviceGetCount()):
-            uuid = self._uuids.get(index, f"index-{index}")
             try:
                 h = n.nvmlDeviceGetHandleByIndex(index)
                 uuid = self._uuid(index, h)
                 values = _read_device(h)
             except n.NVMLError_GpuIsLost:
-                if uuid not in self._lost:
-                    log.error("GPU %d (%s) is lost: it fell off the bus or stopped answering", index, uuid)
                 with self._lock:
-                    self._lost.add(uuid)
-                    self._index[uuid] = index
+                    newly = index not in self._lost
+                    self._lost.add(index)
+                if newly:
+                    log.error(
+                        "GPU %d (%s) is lost: it fell off the bus or stopped answering",
+                        index,
+                        self._uuids.get(index, "uuid unknown"),
+                    )
                 continue
-            if uuid in self._lost:
+            with self._lock:
+                recovered = index in self._lost
+                self._lost.discard(index)
+            if recovered:
                 log.warning("GPU %d (%s) answers again", index, uuid)
             self._record(uuid, index, values)
 
     def _record(self, uuid: str, index: int, values: dict[str, float]) -> None:
         with self._lock:
-            self._lost.discard(uuid)
             self._index[uuid] = index
             sums = self._sums.setdefault(uuid, {})
             for name, value in values.items():
@@ -211,7 +216,9 @@ class GpuSampler:
         if not self.enabled:
             return None
         with self._lock:
-            sums, last, counts, lost, index = self._sums, self._last, self._counts, set(self._lost), dict(self._index)
+            sums, last, counts, index = self._sums, self._last, self._counts, dict(self._index)
+            lost = {self._uuids.get(i, f"index-{i}") for i in self._lost}
+            index.update({self._uuids.get(i, f"index-{i}"): i for i in self._lost})
             self._sums, self._last, self._counts = {}, {}, {}
         devices = []
         for uuid in sorted(set(sums) | lost, key=lambda u: index.get(u, 0)):
