@@ -50,10 +50,11 @@ def split_environment(spec: str) -> tuple[str, timedelta]:
 
 def _columns(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """A query's result as columns: Arrow on DuckDB, plain lists elsewhere."""
-    result = conn.execute(sa.text(sql), params)
     if conn.dialect.name == "duckdb":
-        table = result.cursor.to_arrow_table()  # type: ignore[union-attr]
+        raw = conn.connection.driver_connection
+        table = raw.sql(re.sub(r":(\w+)", r"$\1", sql), params=params).to_arrow_table()  # type: ignore[union-attr]
         return {name: table.column(name) for name in table.column_names}
+    result = conn.execute(sa.text(sql), params)
     rows = result.all()
     return {name: [r[i] for r in rows] for i, name in enumerate(result.keys())}
 

@@ -7,11 +7,13 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from envparity.agent.agent import Agent
-from envparity.agent.runner import run_once
 from envparity.agent.settings import AgentSettings, env_number
 from envparity.cli.sources import add_source_options, sources_from_args
+
+if TYPE_CHECKING:
+    from envparity.agent.agent import Agent
 
 log = logging.getLogger("envparity.agent")
 EXIT_SPOOLED, EXIT_DEAD_LETTERED = 3, 4
@@ -63,6 +65,8 @@ def settings_from_args(args: argparse.Namespace) -> AgentSettings:
 
 def agent_from_args(args: argparse.Namespace, **extra: object) -> Agent:
     """A started continuous agent configured by the shared agent options."""
+    from envparity.agent.agent import Agent
+
     return Agent(
         settings_from_args(args),
         window_s=args.window,
@@ -98,6 +102,8 @@ def wait_for_termination() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.once:
+        from envparity.agent.runner import run_once
+
         report = run_once(settings_from_args(args))
         log.info(
             "delivered %d snapshot(s), %d dead-lettered, %d still spooled",

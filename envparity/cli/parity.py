@@ -16,7 +16,7 @@ import httpx
 from envparity.agent.settings import env_str
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD = 0, 1, 2
-FORMATS = ("table", "json", "markdown", "html")
+FORMATS = ("table", "json", "markdown")
 
 
 class GateError(Exception):
@@ -61,14 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool) -> int:
-    if fmt == "html":
-        from envparity.collector.report import render_report
+    from envparity.collector.parity.render import render_evaluation
 
-        print(render_report(evaluation, history=[]))
-    else:
-        from envparity.collector.parity.render import render_evaluation
-
-        print(render_evaluation(evaluation, fmt, show_ok))
+    print(render_evaluation(evaluation, fmt, show_ok))
     return EXIT_FAIL if evaluation["status"] == "fail" else EXIT_OK
 
 

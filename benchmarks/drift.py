@@ -1,0 +1,189 @@
+"""Drift on 1,000,000 rows x 20 features per side: envparity against Evidently, in the same run.
+
+Both tools read the same Parquet files. Evidently runs in a virtual environment of
+its own (its pins clash with ours: pandas < 3), made on first use from
+``benchmarks/evidently-requirements.txt``. Printed: seconds end to end, peak RSS of
+each process (from wait4), the ratios, and the largest difference between
+envparity's ``evidently`` PSI binning and Evidently's own PSI per feature.
+Then ``envparity check`` on a DuckDB store holding the same volume per environment.
+
+    .venv/bin/python benchmarks/drift.py [--rows 1000000] [--features 20] [--skip-evidently]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+HERE = Path(__file__).resolve().parent
+EVIDENTLY_VENV = Path(os.environ.get("EVIDENTLY_VENV", Path(tempfile.gettempdir()) / "envparity-evidently-venv"))
+
+EVIDENTLY_SCRIPT = """
+import json, sys
+import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
+ref, cur, method = pd.read_parquet(sys.argv[1]), pd.read_parquet(sys.argv[2]), sys.argv[3]
+preset = DataDriftPreset(method="psi") if method == "psi" else DataDriftPreset()
+result = Report([preset]).run(cur, ref).dict()
+values = {}
+for metric in result["metrics"]:
+    config = metric["config"]
+    if config.get("type", "").endswith("ValueDrift"):
+        values[config["column"]] = metric["value"]
+print(json.dumps(values))
+"""
+
+
+def run_with_rss(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB, from wait4) and stdout of one child process."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed ({proc.returncode}): {stderr[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024, stdout
+
+
+def write_data(workdir: Path, rows: int, features: int) -> tuple[Path, Path]:
+    rng = np.random.default_rng(42)
+    con = duckdb.connect()
+    paths = []
+    for name, shift in (("reference", 0.0), ("current", 0.1)):
+        columns = {f"f{j}": rng.normal(shift if j % 4 == 0 else 0.0, 1.0, rows) for j in range(features)}
+        table = pa.table(columns)
+        path = workdir / f"{name}.parquet"
+        con.register("t", table)
+        con.execute(f"COPY t TO '{path}' (FORMAT parquet)")
+        con.unregister("t")
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def ensure_evidently() -> Path:
+    python = EVIDENTLY_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-r", str(HERE / "evidently-requirements.txt")], check=True
+        )
+    return python
+
+
+def build_store(db: Path, rows: int, features: int) -> None:
+    """A collector store with ``rows`` samples x ``features`` per environment, written in bulk by SQL."""
+    from envparity.collector.store import Store, database_url
+
+    Store(database_url(db)).close()  # the schema, as the collector creates it
+    con = duckdb.connect(str(db))
+    for env, shift in (("production", 0.0), ("staging", 0.1)):
+        con.execute(
+            "INSERT INTO samples SELECT 'bench-' || ?, i // 2000, i % 2000, 'svc', ?, "
+            "now()::TIMESTAMP - INTERVAL 30 MINUTE + i * INTERVAL 1 MILLISECOND, ? || i, random(), NULL, 0.9, "
+            "0.01, 'v1', NULL FROM range(?) t(i)",
+            [env, env, rows],
+        )
+        for j in range(features):
+            con.execute(
+                "INSERT INTO sample_features SELECT 'bench-' || ?, i // 2000, i % 2000, 'svc', ?, "
+                "now()::TIMESTAMP - INTERVAL 30 MINUTE + i * INTERVAL 1 MILLISECOND, ?, "
+                "sqrt(-2 * ln(random())) * cos(2 * pi() * random()) + ?, NULL, 'num' FROM range(?) t(i)",
+                [env, env, f"f{j}", shift if j % 4 == 0 else 0.0, rows],
+            )
+        con.execute(
+            "INSERT INTO snapshots VALUES ('bench-' || ?, 0, 'svc', ?, now()::TIMESTAMP - INTERVAL 31 MINUTE, "
+            "now()::TIMESTAMP, now()::TIMESTAMP, 'bench', NULL, NULL, NULL, ?)",
+            [env, env, "0" * 64],
+        )
+    con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--skip-evidently", action="store_true")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="envparity-drift-"))
+    ref, cur = write_data(workdir, args.rows, args.features)
+    print(f"drift benchmark: {args.rows:,} rows x {args.features} features per side, {os.cpu_count()} CPUs")
+    envparity = [sys.executable, "-m", "envparity", "compare", str(ref), str(cur), "--format", "json"]
+    results = {}
+    for label, extra in (
+        ("envparity compare (quantile PSI)", []),
+        ("envparity compare (evidently PSI)", ["--psi-binning", "evidently"]),
+    ):
+        seconds, rss, out = run_with_rss(envparity + extra)
+        results[label] = (seconds, rss, out)
+        print(f"  {label:42s} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB")
+    if not args.skip_evidently:
+        python = ensure_evidently()
+        for label, method in (
+            ("Evidently DataDriftPreset(method='psi')", "psi"),
+            ("Evidently DataDriftPreset() default", "default"),
+        ):
+            seconds, rss, out = run_with_rss([str(python), "-c", EVIDENTLY_SCRIPT, str(ref), str(cur), method])
+            results[label] = (seconds, rss, out)
+            print(f"  {label:42s} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB")
+        ours = {
+            c["subject"]: c["value"]
+            for c in json.loads(results["envparity compare (evidently PSI)"][2])["checks"]
+            if c["check"] == "psi"
+        }
+        theirs = json.loads(results["Evidently DataDriftPreset(method='psi')"][2])
+        worst = max(abs(ours[k] - theirs[k]) for k in theirs)
+        e_s, e_rss, _ = results["Evidently DataDriftPreset(method='psi')"]
+        o_s, o_rss, _ = results["envparity compare (evidently PSI)"]
+        print(f"\n  speed-up against Evidently's PSI preset: {e_s / o_s:.1f}x; peak memory {o_rss / e_rss:.2f} of its")
+        print(f"  largest |PSI difference| over {len(theirs)} features (evidently binning): {worst:.3g}")
+    db = workdir / "store.duckdb"
+    started = time.perf_counter()
+    build_store(db, args.rows, args.features)
+    print(
+        f"\n  store with {args.rows:,} samples x {args.features} features per environment built in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    seconds, rss, out = run_with_rss(
+        [
+            sys.executable,
+            "-m",
+            "envparity",
+            "check",
+            "--db",
+            str(db),
+            "--service",
+            "svc",
+            "--baseline",
+            "production",
+            "--target",
+            "staging",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(out)
+    failing = sorted({c["subject"] for c in report["checks"] if c["status"] == "fail"})
+    print(
+        f"  envparity check --db (1h window)         {seconds:7.2f} s  peak RSS {rss:7.0f} MiB; "
+        f"failing features: {', '.join(failing)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
