@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+from synthetic_store import build_store
 
 HERE = Path(__file__).resolve().parent
 EVIDENTLY_VENV = Path(os.environ.get("EVIDENTLY_VENV", Path(tempfile.gettempdir()) / "envparity-evidently-venv"))
@@ -86,34 +87,6 @@ def ensure_evidently() -> Path:
     return python
 
 
-def build_store(db: Path, rows: int, features: int) -> None:
-    """A collector store with ``rows`` samples x ``features`` per environment, written in bulk by SQL."""
-    from envparity.collector.store import Store, database_url
-
-    Store(database_url(db)).close()  # the schema, as the collector creates it
-    con = duckdb.connect(str(db))
-    for env, shift in (("production", 0.0), ("staging", 0.1)):
-        con.execute(
-            "INSERT INTO samples SELECT 'bench-' || ?, i // 2000, i % 2000, 'svc', ?, "
-            "now()::TIMESTAMP - INTERVAL 30 MINUTE + i * INTERVAL 1 MILLISECOND, ? || i, random(), NULL, 0.9, "
-            "0.01, 'v1', NULL FROM range(?) t(i)",
-            [env, env, rows],
-        )
-        for j in range(features):
-            con.execute(
-                "INSERT INTO sample_features SELECT 'bench-' || ?, i // 2000, i % 2000, 'svc', ?, "
-                "now()::TIMESTAMP - INTERVAL 30 MINUTE + i * INTERVAL 1 MILLISECOND, ?, "
-                "sqrt(-2 * ln(random())) * cos(2 * pi() * random()) + ?, NULL, 'num' FROM range(?) t(i)",
-                [env, env, f"f{j}", shift if j % 4 == 0 else 0.0, rows],
-            )
-        con.execute(
-            "INSERT INTO snapshots VALUES ('bench-' || ?, 0, 'svc', ?, now()::TIMESTAMP - INTERVAL 31 MINUTE, "
-            "now()::TIMESTAMP, now()::TIMESTAMP, 'bench', NULL, NULL, NULL, ?)",
-            [env, env, "0" * 64],
-        )
-    con.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -154,7 +127,7 @@ def main() -> None:
         print(f"  largest |PSI difference| over {len(theirs)} features (evidently binning): {worst:.3g}")
     db = workdir / "store.duckdb"
     started = time.perf_counter()
-    build_store(db, args.rows, args.features)
+    build_store(db, ["svc"], {"production": 0.0, "staging": 0.1}, args.rows, args.features)
     print(
         f"\n  store with {args.rows:,} samples x {args.features} features per environment built in "
         f"{time.perf_counter() - started:.1f} s"

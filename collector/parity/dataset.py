@@ -31,8 +31,9 @@ class FeatureColumn:
     def from_values(cls, nums: np.ndarray, strs: list[str | None], kinds: list[str]) -> FeatureColumn:
         """Build from parallel arrays of (number, text, kind) as the store keeps them."""
         n = len(kinds)
-        has_num = any(k == "num" for k in kinds)
-        has_str = any(k in ("str", "bool") for k in kinds)
+        present = set(kinds)
+        has_num = "num" in present
+        has_str = bool(present & {"str", "bool"})
         if has_num and has_str:
             return cls("mixed", n_total=n)
         if has_str:

@@ -120,7 +120,7 @@ def _resolve(pending: list[_Pending], t: Thresholds) -> list[Check]:
         if isinstance(c, NumericComparison):
             checks = C.numeric_drift_checks(item.layer, item.subject, c, q, t)
             if item.layer == "prediction":
-                status = min((c.status for c in checks), key=STATUS_ORDER.__getitem__)
+                status = min((check.status for check in checks), key=STATUS_ORDER.__getitem__)
                 checks.append(
                     Check(
                         layer="prediction",

@@ -36,6 +36,7 @@ from scipy.spatial import distance
 
 EPS = 1e-4
 MAX_EXACT = 200_000
+EXACT_KS_MAX = 1_000
 Binning = Literal["quantile", "evidently"]
 
 
@@ -121,9 +122,10 @@ def rank_comparison(baseline: np.ndarray, target: np.ndarray) -> RankComparison:
     Both empirical CDFs are evaluated at every distinct value of the pooled sample
     (a stable sort of two sorted runs, then cumulative sums): D = max |F_b - F_t|,
     W1 = integral of |F_b - F_t| (infinite values are left out of W1). The p-value
-    is SciPy's: ``ks_2samp`` itself up to 10,000 values per side (its exact mode),
-    above that the asymptotic Kolmogorov distribution ``kstwo.sf(D, round(mn/(m+n)))``
-    as ``ks_2samp`` uses in its asymptotic mode.
+    is SciPy's: ``ks_2samp`` itself (its exact mode) up to ``EXACT_KS_MAX`` values per
+    side, above that the Kolmogorov distribution ``kstwo.sf(D, round(mn/(m+n)))`` that
+    ``ks_2samp(method="asymp")`` uses: the exact computation costs milliseconds per
+    feature at a few thousand values, and the two agree to a few percent there.
     """
     nb, nt = baseline.size, target.size
     pooled = np.concatenate([np.sort(baseline), np.sort(target)])
@@ -139,7 +141,7 @@ def rank_comparison(baseline: np.ndarray, target: np.ndarray) -> RankComparison:
         widths = np.diff(values)
     finite = np.isfinite(widths)
     w1 = float(np.sum(gaps[:-1][finite] * widths[finite]))
-    if max(nb, nt) <= 10_000:
+    if max(nb, nt) <= EXACT_KS_MAX:
         p = float(sstats.ks_2samp(baseline, target).pvalue)
     else:
         p = float(np.clip(sstats.kstwo.sf(d, np.round(nb * nt / (nb + nt))), 0.0, 1.0))
