@@ -8,7 +8,7 @@ from helpers import run_cli
 
 
 def test_demo_names_the_planted_differences(tmp_path):
-    result = run_cli("demo", "--workdir", str(tmp_path / "demo"), "--seconds", "6", timeout=300)
+    result = run_cli("demo", "--workdir", str(tmp_path / "demo"), "--seconds", "8", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     counts = re.findall(r"fraud\s+(production|staging)\s+1\s+\d+\s+(\d+)\s+(\d+)\s+(\d+)", out)

@@ -5,20 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envparity.agent.fingerprint.artifacts import ArtifactSourceError, artifacts_fingerprint
-from envparity.agent.fingerprint.code import PackageSourceError, code_fingerprint
+from envparity.agent.fingerprint.artifacts import artifacts_fingerprint
+from envparity.agent.fingerprint.code import code_fingerprint
 from envparity.agent.fingerprint.compute import compute_fingerprint
-from envparity.agent.fingerprint.config import ConfigSourceError, config_fingerprint
+from envparity.agent.fingerprint.config import config_fingerprint
 from envparity.agent.gpu import gpu_identities
 from envparity.agent.wire import Fingerprint, FingerprintBody, seal_fingerprint
 
 __all__ = [
-    "FingerprintError",
     "FingerprintSources",
     "take_fingerprint",
 ]
-
-FingerprintError = (ArtifactSourceError, ConfigSourceError, PackageSourceError)
 
 
 @dataclass(frozen=True)

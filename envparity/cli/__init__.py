@@ -1,8 +1,7 @@
 """The ``envparity`` command line: parses arguments and hands each command to its part.
 
-Exit codes shared by every command: 0 success (nothing fails), 1 something fails
-(a parity check, a fingerprint diff), 2 bad input or an unreachable collector,
-3 the agent spooled a snapshot it could not deliver.
+Exit codes are shared by every command (``envparity.cli.exits``). A ValueError or
+OSError from any part is bad input: one line on stderr, exit code 2.
 """
 
 from __future__ import annotations
@@ -15,12 +14,7 @@ from collections.abc import Sequence
 
 from envparity import __version__
 from envparity.cli import agent, collector, demo, fingerprint, parity, wire
-
-EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_SPOOLED = 0, 1, 2, 3
-
-
-class CliError(Exception):
-    """A user error: printed as one line, exit code 2."""
+from envparity.cli.exits import EXIT_BAD_INPUT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (CliError, ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"envparity: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

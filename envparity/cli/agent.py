@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envparity.agent.settings import AgentSettings, env_number
+from envparity.cli.exits import EXIT_DEAD_LETTERED, EXIT_OK, EXIT_SPOOLED
 from envparity.cli.sources import add_source_options, sources_from_args
 
 if TYPE_CHECKING:
     from envparity.agent.agent import Agent
 
 log = logging.getLogger("envparity.agent")
-EXIT_SPOOLED, EXIT_DEAD_LETTERED = 3, 4
 
 
 def add_agent_options(parser: argparse.ArgumentParser) -> None:
@@ -113,9 +113,9 @@ def _run(args: argparse.Namespace) -> int:
         )
         if not report.delivered_all:
             return EXIT_SPOOLED
-        return EXIT_DEAD_LETTERED if report.dead else 0
+        return EXIT_DEAD_LETTERED if report.dead else EXIT_OK
     agent = agent_from_args(args)
     log.info("agent %s running: window %.3gs, collector %s", agent.agent_id, args.window, agent.settings.collector)
     wait_for_termination()
     report = agent.close()
-    return 0 if report.delivered_all else EXIT_SPOOLED
+    return EXIT_OK if report.delivered_all else EXIT_SPOOLED

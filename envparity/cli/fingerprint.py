@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from envparity.agent.fingerprint import take_fingerprint
 from envparity.agent.wire import Fingerprint
+from envparity.cli.exits import EXIT_FAIL, EXIT_OK
 from envparity.cli.sources import add_source_options, sources_from_args
 from envparity.collector.parity.fingerprint_diff import (
     DiffItem,
@@ -86,4 +87,4 @@ def _diff(args: argparse.Namespace) -> int:
     baseline, target = load_fingerprint(args.baseline), load_fingerprint(args.target)
     items = diff_fingerprints(baseline, target, rules)
     print(render_diff(items, args.format, f"fingerprint diff {args.baseline} -> {args.target}"))
-    return 1 if diff_status(items) == "fail" else 0
+    return EXIT_FAIL if diff_status(items) == "fail" else EXIT_OK

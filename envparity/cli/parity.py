@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from envparity.agent.settings import env_str
+from envparity.cli.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
 
-EXIT_OK, EXIT_FAIL, EXIT_BAD = 0, 1, 2
 FORMATS = ("table", "json", "markdown")
 
 
@@ -121,7 +121,7 @@ def _check(args: argparse.Namespace) -> int:
         evaluation = _from_collector(args) if args.collector else _from_db(args)
     except GateError as exc:
         print(f"envparity: error: {exc}", file=sys.stderr)
-        return EXIT_BAD
+        return EXIT_BAD_INPUT
     return _emit(evaluation, args.format, args.all)
 
 
@@ -186,9 +186,9 @@ def _upload(args: argparse.Namespace) -> int:
             )
         except httpx.HTTPError as exc:
             print(f"envparity: error: collector {args.collector} cannot be reached: {exc}", file=sys.stderr)
-            return EXIT_BAD
+            return EXIT_BAD_INPUT
         if response.status_code != 200:
             print(f"envparity: error: collector answered {response.status_code}: {response.text}", file=sys.stderr)
-            return EXIT_BAD
+            return EXIT_BAD_INPUT
     print(f"uploaded {data.samples} rows of {args.file} as {args.service}/ref.{args.name}")
     return EXIT_OK

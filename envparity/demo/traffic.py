@@ -24,7 +24,7 @@ def send_traffic(
     seconds: float,
     rate_per_s: float = 40.0,
     seed: int = 42,
-    bad_every: int = 200,
+    bad_every: int = 50,
     outcome_every: int = 4,
 ) -> TrafficReport:
     """Send generated transactions to every target for ``seconds``; report what was sent."""
