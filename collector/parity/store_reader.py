@@ -72,40 +72,31 @@ def _texts(column: Any) -> list[Any]:
 _WHERE = "service = :service AND environment = :environment AND {ts} >= :start AND {ts} < :end"
 
 
-def _codes(column: Any) -> tuple[list[str], np.ndarray]:
-    """Distinct values and an integer code per row (Arrow's dictionary encoding when available)."""
-    if hasattr(column, "dictionary_encode"):
-        encoded = (
-            column.combine_chunks().dictionary_encode()
-            if hasattr(column, "combine_chunks")
-            else column.dictionary_encode()
-        )
-        return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False)
-    values, codes = np.unique(np.asarray(column, dtype=object), return_inverse=True)
-    return values.tolist(), codes
-
-
 def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, FeatureColumn]:
-    cols = _columns(conn, f"SELECT feature, kind, num, str FROM sample_features WHERE {_WHERE.format(ts='ts')}", params)
-    names, codes = _codes(cols["feature"])
-    kind_names, kind_codes = _codes(cols["kind"])
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    kinds = np.asarray(kind_names, dtype=object)[kind_codes[order]] if kind_names else np.array([], dtype=object)
-    nums = _numbers(cols["num"])[order]
-    texts: np.ndarray | None = None
+    """Every feature of the window: one grouped scan for names and kinds, then one column read per feature.
+
+    A numeric feature is read as its ``num`` column alone (Arrow to NumPy without a copy of
+    the text columns), so memory stays at one feature's values at a time.
+    """
+    where = _WHERE.format(ts="ts")
+    kinds: dict[str, set[str]] = {}
+    for name, kind in conn.execute(
+        sa.text(f"SELECT feature, kind FROM sample_features WHERE {where} GROUP BY feature, kind"), params
+    ):
+        kinds.setdefault(name, set()).add(kind)
     features = {}
-    for code, name in sorted(enumerate(names), key=lambda item: item[1]):
-        part = slice(bounds[code], bounds[code + 1])
-        present = {kind_names[k] for k in np.unique(kind_codes[order][part])}
-        if present & {"str", "bool"}:
-            if texts is None:
-                texts = np.asarray(_texts(cols["str"]), dtype=object)[order]
-            features[name] = FeatureColumn.from_values(nums[part], texts[part].tolist(), kinds[part].tolist())
-        else:
-            features[name] = FeatureColumn(
-                "numeric" if "num" in present else "empty", numeric=nums[part], n_total=part.stop - part.start
+    for name in sorted(kinds):
+        query = {**params, "feature": name}
+        if kinds[name] & {"str", "bool"}:
+            cols = _columns(
+                conn, f"SELECT kind, num, str FROM sample_features WHERE {where} AND feature = :feature", query
             )
+            features[name] = FeatureColumn.from_values(_numbers(cols["num"]), _texts(cols["str"]), _texts(cols["kind"]))
+            continue
+        nums = _numbers(
+            _columns(conn, f"SELECT num FROM sample_features WHERE {where} AND feature = :feature", query)["num"]
+        )
+        features[name] = FeatureColumn("numeric" if "num" in kinds[name] else "empty", numeric=nums, n_total=len(nums))
     return features
 
 
