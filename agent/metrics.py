@@ -1,8 +1,10 @@
-"""The agent's own Prometheus metrics, served on an optional port."""
+"""The agent's own Prometheus metrics (instruments built from the metric catalogue), served on an optional port."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
+
+from envparity.catalogue import spec
 
 
 class AgentMetrics:
@@ -11,22 +13,15 @@ class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.windows = Counter("envparity_agent_windows_sealed_total", "Windows sealed into snapshots.", registry=r)
-        self.sent = Counter(
-            "envparity_agent_snapshots_sent_total", "Snapshots acknowledged by the collector.", registry=r
+        self.windows = spec("envparity_agent_windows_sealed_total").instrument(r)
+        self.sent = spec("envparity_agent_snapshots_sent_total").instrument(r)
+        self.spooled = spec("envparity_agent_snapshots_spooled_total").instrument(r)
+        self.dropped = spec("envparity_agent_snapshots_dropped_total").instrument(r)
+        self.push_seconds = spec("envparity_agent_push_duration_seconds").instrument(
+            r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
         )
-        self.spooled = Counter("envparity_agent_snapshots_spooled_total", "Snapshots written to the spool.", registry=r)
-        self.dropped = Counter(
-            "envparity_agent_snapshots_dropped_total",
-            "Snapshots lost: dropped by the spool bound or dead-lettered.",
-            ["reason"],
-            registry=r,
-        )
-        self.push_seconds = Histogram(
-            "envparity_agent_push_duration_seconds", "Duration of one push attempt.", ["result"], registry=r
-        )
-        self.spool_bytes = Gauge("envparity_agent_spool_bytes", "Bytes of snapshots waiting in the spool.", registry=r)
-        self.records = Counter("envparity_agent_requests_recorded_total", "Requests recorded.", registry=r)
+        self.spool_bytes = spec("envparity_agent_spool_bytes").instrument(r)
+        self.records = spec("envparity_agent_requests_recorded_total").instrument(r)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from envparity.agent.wire import NAME_PATTERN, Outcome, Snapshot
 from envparity.collector.auth import AuthError, Authorizer
 from envparity.collector.body import BodyError, parse_json, read_body
+from envparity.collector.environment_metrics import FreshnessCollector, TrafficCollector
 from envparity.collector.gpu_metrics import GpuCollector
 from envparity.collector.metrics import CollectorMetrics
 from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
@@ -60,6 +61,9 @@ def create_app(
     parity = parity or ParityService(store)
     stats.registry.register(ParityCollector(parity))
     stats.registry.register(GpuCollector(store))
+    traffic = TrafficCollector()
+    stats.registry.register(traffic)
+    stats.registry.register(FreshnessCollector(store))
     app = FastAPI(title="envparity collector", version="1")
     app.state.store, app.state.metrics, app.state.parity = store, stats, parity
 
@@ -101,6 +105,8 @@ def create_app(
             code = "unknown_fingerprint" if isinstance(exc, UnknownFingerprint) else "conflict"
             return _error(409, str(exc), code=code)
         stats.snapshots.labels(outcome="duplicate" if result.duplicate else "stored").inc()
+        if not result.duplicate:
+            traffic.add(snap, new_fingerprint=result.rows.get("fingerprints", 0) > 0)
         for table, count in result.rows.items():
             stats.rows.labels(table=table).inc(count)
         return JSONResponse(

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(postgresql gcc)
+SYSTEM_PACKAGES=(postgresql gcc prometheus prometheus-alertmanager chromium)
 
 install_system_packages() {
   local missing=()

@@ -114,8 +114,8 @@ def test_agent_reports_gpu_windows_to_the_collector(fake_nvml, tmp_path, start_c
     metrics = httpx.get(f"{collector.url}/metrics").text
     util = [line for line in metrics.splitlines() if line.startswith("DCGM_FI_DEV_GPU_UTIL{")]
     assert len(util) == 2
-    assert 'modelName="NVIDIA A100-SXM4-40GB"' in util[0] and 'service="fraud"' in util[0]
-    assert 'UUID="GPU-fa4e0000-0000-4000-8000-000000004242"' in util[0] and 'gpu="0"' in util[0]
+    assert 'model_name="NVIDIA A100-SXM4-40GB"' in util[0] and 'service="fraud"' in util[0]
+    assert 'uuid="GPU-fa4e0000-0000-4000-8000-000000004242"' in util[0] and 'gpu="0"' in util[0]
     pcie = [line for line in metrics.splitlines() if line.startswith("DCGM_FI_DEV_PCIE_TX_THROUGHPUT{")]
     assert len(pcie) == 1 and 'gpu="0"' in pcie[0]  # GPU 1 answers NOT_SUPPORTED: absent, not zero
     collector.kill(signal.SIGTERM)

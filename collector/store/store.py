@@ -258,6 +258,20 @@ class Store:
             rows = conn.execute(query).mappings().all()
         return [{**r, "gpu_values": json.loads(r["gpu_values"])} for r in rows]
 
+    def freshness(self, since: datetime) -> list[dict[str, Any]]:
+        """Per service and environment: when the newest snapshot arrived, and agents heard from since ``since``."""
+        s = schema.snapshots
+        recent = sa.case((s.c.received_at >= naive_utc(since), s.c.agent_id))
+        query = sa.select(
+            s.c.service,
+            s.c.environment,
+            sa.func.max(s.c.received_at).label("last_received"),
+            sa.func.count(sa.distinct(recent)).label("fresh_agents"),
+        ).group_by(s.c.service, s.c.environment)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [{**r, "last_received": as_utc(r["last_received"])} for r in rows]
+
     def _store_outcomes(
         self, conn: sa.Connection, service: str, environment: str, items: list[Outcome], received_at: datetime
     ) -> int:

@@ -1,0 +1,97 @@
+"""Per-environment series on the collector's /metrics: traffic counted by the agents, and agent freshness.
+
+Traffic (requests, errors by class, the exact latency histogram) is summed from
+every stored snapshot since the collector started, so it behaves as Prometheus
+counters do (``rate()`` handles the reset at a restart). Freshness comes from the
+store: the newest snapshot of every environment and how many agents reported
+within the freshness period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+from envparity.agent.wire import LATENCY_BUCKETS_S, Snapshot
+from envparity.catalogue import spec
+from envparity.collector.store import Store
+
+log = logging.getLogger("envparity.collector")
+
+
+@dataclass
+class _Traffic:
+    requests: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
+    latency_sum_s: float = 0.0
+    fingerprint_changes: int = 0
+
+
+class TrafficCollector(Collector):
+    """Counters of the requests every environment's agents reported, fed by ingest."""
+
+    def __init__(self) -> None:
+        self._traffic: dict[tuple[str, str], _Traffic] = {}
+        self._lock = threading.Lock()
+
+    def add(self, snap: Snapshot, new_fingerprint: bool) -> None:
+        """Count a stored (not duplicate) snapshot."""
+        key = (snap.header.service, snap.header.environment)
+        req = snap.requests
+        with self._lock:
+            t = self._traffic.setdefault(key, _Traffic())
+            t.fingerprint_changes += int(new_fingerprint)
+            if req is None:
+                return
+            t.requests += req.requests
+            for name, count in req.errors.items():
+                t.errors[name] = t.errors.get(name, 0) + count
+            if tuple(req.latency_bucket_bounds_s) != LATENCY_BUCKETS_S:
+                log.warning("%s/%s sent latency buckets of its own; histogram not updated", *key)
+                return
+            t.buckets = [a + b for a, b in zip(t.buckets, req.latency_bucket_counts, strict=True)]
+            t.latency_sum_s += req.latency_sum_s
+
+    def collect(self) -> Iterable[Metric]:
+        requests = spec("envparity_requests_total").family()
+        errors = spec("envparity_request_errors_total").family()
+        latency = spec("envparity_request_duration_seconds").family()
+        changes = spec("envparity_fingerprint_changes_total").family()
+        bounds = [*(repr(float(b)) for b in LATENCY_BUCKETS_S), "+Inf"]
+        with self._lock:
+            for (service, environment), t in sorted(self._traffic.items()):
+                labels = [service, environment]
+                requests.add_metric(labels, t.requests)
+                changes.add_metric(labels, t.fingerprint_changes)
+                for name, count in sorted(t.errors.items()):
+                    errors.add_metric([*labels, name], count)
+                cumulative, running = [], 0
+                for bound, count in zip(bounds, t.buckets, strict=True):
+                    running += count
+                    cumulative.append((bound, running))
+                latency.add_metric(labels, cumulative, t.latency_sum_s)
+        yield from (requests, errors, latency, changes)
+
+
+class FreshnessCollector(Collector):
+    """The newest snapshot of every environment and its reporting agents, read from the store."""
+
+    def __init__(self, store: Store, fresh_within: timedelta = timedelta(minutes=5)) -> None:
+        self.store, self.fresh_within = store, fresh_within
+
+    def collect(self) -> Iterable[Metric]:
+        last = spec("envparity_environment_last_snapshot_timestamp_seconds").family()
+        agents = spec("envparity_environment_agents").family()
+        since = datetime.now(UTC) - self.fresh_within
+        for row in self.store.freshness(since):
+            labels = [row["service"], row["environment"]]
+            last.add_metric(labels, row["last_received"].timestamp())
+            agents.add_metric(labels, row["fresh_agents"])
+        yield from (last, agents)
