@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from envparity import __version__
-from envparity.cli import agent, collector, demo, fingerprint, parity, wire
+from envparity.cli import agent, collector, demo, fingerprint, monitoring, parity, wire
 from envparity.cli.exits import EXIT_BAD_INPUT
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"envparity {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (fingerprint, agent, collector, parity, demo, wire):
+    for module in (fingerprint, agent, collector, parity, monitoring, demo, wire):
         module.register(sub)
     return parser
 

@@ -1,0 +1,1 @@
+"""Generated monitoring: Prometheus alert rules and Grafana dashboards, built from the metric catalogue."""

@@ -1,0 +1,188 @@
+"""Generated dashboards and alert rules: fresh, valid for promtool, linted, and naming only catalogued metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import REPO, run_cli
+from promql_names import PROMETHEUS_SERIES, counters_read_by_rate, names
+
+from envparity.catalogue import METRICS, series_names
+from envparity.monitoring import dashboards, rules
+
+ALERTS_DIR = REPO / "alerts"
+DASHBOARDS_DIR = REPO / "dashboards"
+UNIT_TEST = ALERTS_DIR / "tests" / "envparity-alerts.test.yml"
+RUNBOOK = REPO / "docs" / "runbooks.md"
+VARIABLES = {
+    "$service": "fraud",
+    "$baseline": "production",
+    "$target": "staging",
+    "$__rate_interval": "1m",
+    "${datasource}": "prometheus",
+}
+
+
+def substitute(expr: str) -> str:
+    for name, value in sorted(VARIABLES.items(), key=lambda kv: -len(kv[0])):
+        expr = expr.replace(name, value)
+    return expr
+
+
+def dashboard_files() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS_DIR.glob("*.json"))}
+
+
+def panel_queries() -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, expr) of every panel target."""
+    return [
+        (file, panel["title"], target["expr"])
+        for file, board in dashboard_files().items()
+        for panel in board["panels"]
+        for target in panel["targets"]
+    ]
+
+
+def rule_exprs() -> list[tuple[str, str]]:
+    groups = yaml.safe_load((ALERTS_DIR / rules.RULES_FILE).read_text())
+    return [(r["alert"], r["expr"]) for g in groups["groups"] for r in g["rules"]]
+
+
+def test_committed_files_are_fresh(tmp_path: Path) -> None:
+    run_cli("dashboards", "build", "--out", str(tmp_path / "d"))
+    run_cli("alerts", "build", "--out", str(tmp_path / "a"))
+    for fresh, committed in ((tmp_path / "d", DASHBOARDS_DIR), (tmp_path / "a", ALERTS_DIR)):
+        names_fresh = sorted(p.name for p in fresh.iterdir())
+        assert names_fresh == sorted(p.name for p in committed.iterdir() if p.is_file()), "run envparity ... build"
+        for name in names_fresh:
+            assert (fresh / name).read_text() == (committed / name).read_text(), f"{committed / name} is stale"
+
+
+def test_promtool_checks_the_rules() -> None:
+    out = subprocess.run(["promtool", "check", "rules", str(ALERTS_DIR / rules.RULES_FILE)], capture_output=True)
+    assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+
+
+def test_promtool_unit_tests_pass_and_fail_on_a_changed_rule(tmp_path: Path) -> None:
+    out = subprocess.run(["promtool", "test", "rules", str(UNIT_TEST)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # the same unit tests against rules with another latency threshold and production pattern must fail
+    (tmp_path / "tests").mkdir()
+    rules.write(tmp_path, rules.RuleSettings(latency_ratio=1.6, production="prod"))
+    (tmp_path / "tests" / UNIT_TEST.name).write_text(UNIT_TEST.read_text())
+    out = subprocess.run(["promtool", "test", "rules", str(tmp_path / "tests" / UNIT_TEST.name)], capture_output=True)
+    assert out.returncode != 0
+
+
+def test_unit_tests_cover_every_alert_firing_and_not_firing() -> None:
+    tests = yaml.safe_load(UNIT_TEST.read_text())["tests"]
+    firing, quiet = set(), set()
+    for group in tests:
+        for case in group["alert_rule_test"]:
+            (firing if case.get("exp_alerts") else quiet).add(case["alertname"])
+    alerts = set(rules.alert_names(rules.rule_groups()))
+    assert alerts - firing == set(), "alerts never tested firing"
+    assert alerts - quiet == set(), "alerts never tested quiet"
+
+
+def test_alerts_follow_the_mixin_conventions() -> None:
+    groups = rules.rule_groups()
+    runbook = RUNBOOK.read_text()
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", runbook, flags=re.M | re.S))
+    for group in groups["groups"]:
+        for rule in group["rules"]:
+            name = rule["alert"]
+            assert re.fullmatch(r"EnvParity[A-Z][A-Za-z0-9]+", name)
+            assert rule["labels"]["severity"] in ("critical", "warning", "info")
+            annotations = rule["annotations"]
+            assert "{{" not in annotations["summary"] and annotations["summary"].endswith(".")
+            assert "$labels" in annotations["description"], name
+            if rule["expr"].startswith(("envparity_check_value", "time()")):  # a measured value: say it
+                assert "$value" in annotations["description"], name
+            assert annotations["runbook_url"].endswith("#" + name.lower())
+            assert name in sections, f"docs/runbooks.md lacks a section for {name}"
+            for part in ("Meaning", "Impact", "Diagnosis", "Mitigation"):
+                assert f"**{part}**" in sections[name], f"{name}: runbook lacks {part}"
+
+
+def test_fingerprint_drift_pages_only_for_production_targets() -> None:
+    for group in rules.rule_groups()["groups"]:
+        for rule in group["rules"]:
+            if "fingerprint" in rule["expr"]:
+                production = 'target=~"prod|production"' in rule["expr"]
+                assert rule["labels"]["severity"] == ("critical" if production else "warning")
+
+
+@pytest.mark.parametrize("source", ["dashboards", "rules"])
+def test_queries_name_only_catalogued_metrics_and_labels(source: str) -> None:
+    known = series_names()
+    queries = [(f"{f}: {t}", e) for f, t, e in panel_queries()] if source == "dashboards" else rule_exprs()
+    assert queries
+    for where, expr in queries:
+        metrics, labels = names(expr)
+        assert metrics, f"{where}: no metric in {expr}"
+        allowed = {"job", "instance", "le", "alertname", "alertstate"}
+        for metric in metrics:
+            assert metric in known or metric in PROMETHEUS_SERIES, f"{where}: {metric} is not in the catalogue"
+            allowed |= set(known[metric].labels) if metric in known else PROMETHEUS_SERIES[metric]
+        assert labels <= allowed | {"service", "target", "subject"}, f"{where}: unknown labels {labels - allowed}"
+
+
+def test_catalogue_checker_catches_a_stranger() -> None:
+    metrics, labels = names('sum by (pod) (rate(envparity_requests_total{service="x"}[$__rate_interval]))')
+    assert metrics == {"envparity_requests_total"} and labels == {"pod", "service"}
+    assert "envparity_requestz_total" not in series_names()
+
+
+def test_catalogue_names_follow_prometheus_conventions() -> None:
+    for m in METRICS:
+        if not m.name.startswith("DCGM_FI_"):
+            assert m.name.startswith("envparity_"), m.name
+        assert m.name.endswith("_total") == (m.type == "counter"), m.name
+        if m.unit in ("seconds", "bytes"):
+            assert m.name.endswith(f"_{m.unit}") or m.name.endswith(f"_{m.unit}_total"), m.name
+        assert all(re.fullmatch(r"[a-z_]+", label) for label in m.labels), m.name
+
+
+def test_dashboards_follow_the_linter_rules() -> None:
+    counter_series = {s for s, m in series_names().items() if m.type in ("counter", "histogram")}
+    boards = dashboard_files()
+    assert {b["uid"] for b in boards.values()} == {f"envparity-{n}" for n in dashboards.BUILDERS}
+    for file, board in boards.items():
+        variables = board["templating"]["list"]
+        assert [v["name"] for v in variables if v["type"] == "datasource"] == ["datasource"], file
+        assert {"service", "baseline", "target"} <= {v["name"] for v in variables}, file
+        kinds = {link["type"] for link in board["links"]}
+        assert kinds == {"dashboards", "link"} and any("/report?" in link["url"] for link in board["links"]), file
+        assert board["panels"], file
+        for panel in board["panels"]:
+            where = f"{file}: {panel.get('title')}"
+            assert panel["title"] and panel["description"], where
+            assert panel["fieldConfig"]["defaults"]["unit"], where
+            assert panel["datasource"]["uid"] == "${datasource}", where
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == "${datasource}", where
+                assert counters_read_by_rate(target["expr"], counter_series), f"{where}: counter without rate()"
+
+
+def test_linter_check_catches_a_bare_counter() -> None:
+    counters = {"envparity_requests_total"}
+    assert not counters_read_by_rate('envparity_requests_total{service="x"}', counters)
+    assert not counters_read_by_rate("rate(envparity_requests_total[5m])", counters)
+    assert counters_read_by_rate("rate(envparity_requests_total[$__rate_interval])", counters)
+
+
+def test_every_dashboard_query_parses(tmp_path: Path) -> None:
+    recording = [
+        {"record": f"envparity:panel_{i}", "expr": substitute(expr)} for i, (_, _, expr) in enumerate(panel_queries())
+    ]
+    path = tmp_path / "queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": recording}]}))
+    out = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
