@@ -34,6 +34,7 @@ from grafanalib.core import (
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PAIR = 'service="$service", baseline="$baseline", target="$target"'
+SERVICE = 'service="$service"'
 SIDES = 'service="$service", environment=~"$baseline|$target"'
 TAG = "envparity"
 SCORE_STEPS = [{"color": "red", "value": None}, {"color": "orange", "value": 80}, {"color": "green", "value": 95}]
@@ -353,7 +354,7 @@ def oncall() -> Dashboard:
                             "s",
                             [
                                 (
-                                    'time() - envparity_environment_last_snapshot_timestamp_seconds{service="$service"}',
+                                    f"time() - envparity_environment_last_snapshot_timestamp_seconds{{{SERVICE}}}",
                                     "{{environment}}",
                                 )
                             ],

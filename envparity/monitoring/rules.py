@@ -49,9 +49,7 @@ def _check(layer: str, check: str, extra: str = "") -> str:
 
 def _value_when(selector: str, status: str) -> str:
     """The check's value, kept only while its status satisfies ``status`` (e.g. ``== 2``)."""
-    return (
-        f"envparity_check_value{{{selector}}} and on ({CHECK_BY}) envparity_check_status{{{selector}}} {status}"
-    )
+    return f"envparity_check_value{{{selector}}} and on ({CHECK_BY}) envparity_check_status{{{selector}}} {status}"
 
 
 def _alert(
@@ -84,7 +82,7 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
             s.ticket_after,
             "warning",
             "A feature's distribution drifted above the PSI warn threshold.",
-            f"{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf \"%.3f\" }}}}.",
+            f'{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf "%.3f" }}}}.',
         ),
         _alert(
             s,
@@ -93,7 +91,7 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
             s.page_after,
             "critical",
             "A feature's distribution drifted beyond the PSI fail threshold for a sustained period.",
-            f"{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf \"%.3f\" }}}}, "
+            f'{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf "%.3f" }}}}, '
             "significant after correction for the features tested.",
         ),
         _alert(
@@ -104,7 +102,7 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
             s.page_after,
             "critical",
             "The model's predictions are distributed differently in the target than in the baseline.",
-            f"{_PAIR_TEXT}: {{{{ $labels.subject }}}} distribution drifted (PSI {{{{ $value | printf \"%.3f\" }}}}).",
+            f'{_PAIR_TEXT}: {{{{ $labels.subject }}}} distribution drifted (PSI {{{{ $value | printf "%.3f" }}}}).',
         ),
         _alert(
             s,
@@ -154,7 +152,7 @@ def _serving_rules(s: RuleSettings) -> list[dict[str, Any]]:
             s.ticket_after,
             "warning",
             f"The target's p99 latency is more than {s.latency_ratio} times the baseline's.",
-            f"{_PAIR_TEXT}: p99 latency ratio {{{{ $value | printf \"%.2f\" }}}}.",
+            f'{_PAIR_TEXT}: p99 latency ratio {{{{ $value | printf "%.2f" }}}}.',
         ),
         _alert(
             s,
