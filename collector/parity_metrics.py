@@ -20,7 +20,7 @@ class ParityCollector(Collector):
         self.parity = parity
 
     def collect(self) -> Iterable[Metric]:
-        score, layer, status, value, failing = (
+        score, layer, status, value, failing, fingerprint = (
             spec(name).family()
             for name in (
                 "envparity_parity_score",
@@ -28,6 +28,7 @@ class ParityCollector(Collector):
                 "envparity_check_status",
                 "envparity_check_value",
                 "envparity_failing_checks",
+                "envparity_fingerprint_parity_ratio",
             )
         )
         for (service, baseline, target), ev in sorted(self.parity.latest.items()):
@@ -45,7 +46,9 @@ class ParityCollector(Collector):
                 counts[c.layer] = counts.get(c.layer, 0) + (c.status == "fail")
             for name, n in counts.items():
                 failing.add_metric([*pair, name], n)
-        yield from (score, layer, status, value, failing)
+            for dimension, ratio in ev.fingerprint_parity.items():
+                fingerprint.add_metric([*pair, dimension], ratio)
+        yield from (score, layer, status, value, failing, fingerprint)
         duration = spec("envparity_evaluation_duration_seconds").family()
         success = spec("envparity_evaluation_last_success_timestamp_seconds").family()
         if self.parity.last_duration_s is not None:

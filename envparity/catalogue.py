@@ -139,6 +139,13 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("envparity_check_value", "gauge", "Measured value of a numeric check.", CHECK),
     MetricSpec("envparity_failing_checks", "gauge", "Failing checks per layer.", (*PAIR, "layer")),
     MetricSpec(
+        "envparity_fingerprint_parity_ratio",
+        "gauge",
+        "Share of the fingerprint entries (packages, config keys, artifacts, compute) equal in target and baseline.",
+        (*PAIR, "dimension"),
+        "ratio",
+    ),
+    MetricSpec(
         "envparity_evaluation_duration_seconds",
         "gauge",
         "Duration of the last scheduled evaluation cycle.",

@@ -44,6 +44,7 @@ class Evaluation:
     evaluated_at: datetime | None = None
     duration_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    fingerprint_parity: dict[str, float] = field(default_factory=dict)  # dimension -> share of equal entries
 
     def as_dict(self) -> dict:
         return {
@@ -58,6 +59,7 @@ class Evaluation:
             "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
             "duration_s": self.duration_s,
             "counts": self.counts,
+            "fingerprint_parity": self.fingerprint_parity,
             "checks": [c.model_dump() for c in self.checks],
         }
 

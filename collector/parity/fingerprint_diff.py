@@ -19,6 +19,7 @@ Default rules, in order:
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,6 +253,14 @@ def diff_fingerprints(
         )
     order = {"fail": 0, "warn": 1, "info": 2}
     return sorted(items, key=lambda i: (order[i.severity], i.dimension, i.key))
+
+
+def dimension_parity(baseline: Fingerprint, target: Fingerprint, items: Iterable[DiffItem]) -> dict[str, float]:
+    """Per dimension, the share of entries (of either fingerprint) that do not differ; ignored keys count as equal."""
+    keys = {*(k for k, _ in _flatten(baseline)), *(k for k, _ in _flatten(target))}
+    total = Counter(dim for dim, _ in keys)
+    different = Counter(i.dimension for i in items)
+    return {dim: round(1 - different[dim] / n, 6) for dim, n in sorted(total.items())}
 
 
 def diff_status(items: Iterable[DiffItem]) -> Literal["fail", "warn", "ok"]:

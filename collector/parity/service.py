@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from envparity.collector.parity.engine import Evaluation, evaluate
-from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints
+from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
 from envparity.collector.parity.model import ParityConfig
 from envparity.collector.parity.store_reader import load_environment, load_shadow, split_environment
 from envparity.collector.store import Store
@@ -31,12 +31,16 @@ class ParityService:
     def _window_for(self, spec: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         return _ALL_TIME if spec.startswith(REFERENCE_PREFIX) else (start, end)
 
-    def _fingerprint_items(self, service: str, baseline: str, target: str) -> list[DiffItem]:
+    def _fingerprint_diff(self, service: str, baseline: str, target: str) -> tuple[list[DiffItem], dict[str, float]]:
+        """The differences of the two latest fingerprints, and the share of equal entries per dimension."""
         names = [split_environment(e)[0] for e in (baseline, target)]
         if any(n.startswith(REFERENCE_PREFIX) for n in names):
-            return []
+            return [], {}
         fb, ft = (self.store.latest_fingerprint(service, n) for n in names)
-        return diff_fingerprints(fb, ft) if fb is not None and ft is not None else []
+        if fb is None or ft is None:
+            return [], {}
+        items = diff_fingerprints(fb, ft)
+        return items, dimension_parity(fb, ft, items)
 
     def evaluate_pair(
         self,
@@ -53,7 +57,9 @@ class ParityService:
         base = load_environment(self.store, service, baseline, *self._window_for(baseline, start, end))
         targ = load_environment(self.store, service, target, *self._window_for(target, start, end))
         shadow = load_shadow(self.store, service, baseline, target, start, end, thresholds.feature_tolerance)
-        result = evaluate(service, base, targ, thresholds, self._fingerprint_items(service, baseline, target), shadow)
+        items, fingerprint_parity = self._fingerprint_diff(service, baseline, target)
+        result = evaluate(service, base, targ, thresholds, items, shadow)
+        result.fingerprint_parity = fingerprint_parity
         result.window_start, result.window_end, result.evaluated_at = start, end, datetime.now(UTC)
         if save:
             self.store.save_evaluation(result)

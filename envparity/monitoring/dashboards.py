@@ -244,9 +244,7 @@ def executive() -> Dashboard:
                             "Artifact parity",
                             "Share of the model artifacts and aliases identical in target and baseline.",
                             "percentunit",
-                            f'(count(envparity_check_status{{{PAIR}, layer="fingerprint.artifacts"}} == 0) '
-                            f"or vector(0)) / "
-                            f'count(envparity_check_status{{{PAIR}, layer="fingerprint.artifacts"}})',
+                            f'envparity_fingerprint_parity_ratio{{{PAIR}, dimension="artifacts"}}',
                         ),
                         6,
                     ),
