@@ -186,3 +186,37 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": recording}]}))
     out = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["severity=critical", "target=production", "alertname=EnvParityDataDriftCritical"], "pager"),
+        (["severity=critical", "target=staging", "alertname=EnvParityDataDriftCritical"], "tickets"),
+        (["severity=critical", "alertname=EnvParityCollectorDown"], "pager"),
+        (["severity=warning", "target=production", "alertname=EnvParityPackageDrift"], "tickets"),
+        (["severity=info", "alertname=EnvParityAnything"], "blackhole"),
+    ],
+)
+def test_example_alertmanager_routes(labels: list[str], receiver: str) -> None:
+    config = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
+    assert subprocess.run(["amtool", "check-config", str(config)], capture_output=True).returncode == 0
+    out = subprocess.run(
+        ["amtool", "config", "routes", "test", f"--config.file={config}", *labels], capture_output=True, text=True
+    )
+    assert out.stdout.strip() == receiver, out.stdout + out.stderr
+
+
+def test_deploy_prometheus_config_is_valid() -> None:
+    config = REPO / "deploy" / "prometheus" / "prometheus.yml"
+    out = subprocess.run(["promtool", "check", "config", "--syntax-only", str(config)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    scraped = yaml.safe_load(config.read_text())["scrape_configs"]
+    assert rules.RuleSettings().collector_job in {job["job_name"] for job in scraped}
+
+
+def test_grafana_provisioning_points_at_the_dashboards() -> None:
+    provider = yaml.safe_load((REPO / "deploy/grafana/provisioning/dashboards/envparity.yml").read_text())
+    assert provider["providers"][0]["type"] == "file"
+    datasource = yaml.safe_load((REPO / "deploy/grafana/provisioning/datasources/envparity.yml").read_text())
+    assert datasource["datasources"][0]["type"] == "prometheus"
