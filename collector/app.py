@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import escape
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
@@ -24,6 +25,7 @@ from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_
 from envparity.collector.parity.service import REFERENCE_PREFIX, ParityService
 from envparity.collector.parity.store_reader import parse_duration, split_environment
 from envparity.collector.parity_metrics import ParityCollector
+from envparity.collector.report import render_report
 from envparity.collector.store import SequenceConflict, Store, UnknownFingerprint
 
 log = logging.getLogger("envparity.collector")
@@ -179,13 +181,47 @@ def create_app(
                 if stored
                 else _error(404, f"no evaluation of {service} {baseline} -> {target} at or before {at.isoformat()}")
             )
+        missing = _unknown(service, baseline, target)
+        if missing:
+            return _error(404, missing)
+        return parity.evaluate_pair(service, baseline, target, span, end=at).as_dict()
+
+    def _unknown(service: str, *environments: str) -> str | None:
+        """A sentence naming the environments without data, or None."""
         known = store.environment_names().get(service, [])
         missing = [
-            e for e in (baseline, target) if split_environment(e)[0] not in known and not e.startswith(REFERENCE_PREFIX)
+            e for e in environments if split_environment(e)[0] not in known and not e.startswith(REFERENCE_PREFIX)
         ]
+        return f"no data for {service}/{', '.join(missing)}" if missing else None
+
+    @app.get("/report", response_class=HTMLResponse)
+    def report(
+        request: Request,
+        service: str | None = None,
+        baseline: str | None = None,
+        target: str | None = None,
+        fresh: bool = False,
+    ) -> HTMLResponse:
+        auth.check_read(request.headers.get("authorization"))
+        choices = store.environment_names()
+        if not choices:
+            return HTMLResponse("<!doctype html><title>envparity</title><p>No environment has reported yet.</p>", 404)
+        service = service or sorted(choices)[0]
+        if baseline is None or target is None:
+            pairs = parity.config.pairs(service, choices.get(service, []))
+            if not pairs:
+                return HTMLResponse(f"<!doctype html><p>{escape(service)} has fewer than two environments.</p>", 404)
+            baseline, target = baseline or pairs[0].baseline, target or pairs[0].target
+        missing = _unknown(service, baseline, target)
         if missing:
-            return _error(404, f"no data for {service}/{', '.join(missing)}")
-        return parity.evaluate_pair(service, baseline, target, span, end=at).as_dict()
+            return HTMLResponse(f"<!doctype html><title>envparity</title><p>{escape(missing)}</p>", 404)
+        history = store.evaluations(service, baseline, target, limit=50)
+        ev = (
+            history[0]
+            if history and not fresh
+            else parity.evaluate_pair(service, baseline, target, save=False).as_dict()
+        )
+        return HTMLResponse(render_report(ev, history, choices))
 
     @app.get("/v1/parity/history")
     def parity_history(

@@ -19,6 +19,7 @@ import numpy as np
 
 from envparity.collector.parity import checks as C
 from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
+from envparity.collector.parity.distributions import distributions
 from envparity.collector.parity.fingerprint_diff import DiffItem
 from envparity.collector.parity.model import LAYERS, STATUS_ORDER, Check, Layer, Thresholds, overall_status
 from envparity.collector.parity.stats import (
@@ -45,6 +46,7 @@ class Evaluation:
     duration_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     fingerprint_parity: dict[str, float] = field(default_factory=dict)  # dimension -> share of equal entries
+    distributions: dict[str, dict] = field(default_factory=dict)  # drifting subject -> binned shares
 
     def as_dict(self) -> dict:
         return {
@@ -60,6 +62,7 @@ class Evaluation:
             "duration_s": self.duration_s,
             "counts": self.counts,
             "fingerprint_parity": self.fingerprint_parity,
+            "distributions": self.distributions,
             "checks": [c.model_dump() for c in self.checks],
         }
 
@@ -187,6 +190,8 @@ def evaluate(
     checks += C.fingerprint_checks(fingerprint_items or [])
     checks.sort(key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer), c.subject, c.check))
     scores = layer_scores(checks)
+    drifting = [c.subject for c in checks if c.layer in ("data", "prediction") and c.status in ("fail", "warn")]
+    drawn = distributions(base, target, list(dict.fromkeys(drifting)))
     return Evaluation(
         service=service,
         baseline=base.name,
@@ -197,4 +202,5 @@ def evaluate(
         checks=checks,
         duration_s=time.perf_counter() - started,
         counts={"baseline_samples": base.samples, "target_samples": target.samples},
+        distributions=drawn,
     )

@@ -16,7 +16,8 @@ import httpx
 from envparity.agent.settings import env_str
 from envparity.cli.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "html")
+COMPARE_FORMATS = ("table", "json", "markdown")
 
 
 class GateError(Exception):
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare = sub.add_parser("compare", help="drift between two dataset files (CSV, Parquet, JSON lines)")
     compare.add_argument("baseline", type=Path)
     compare.add_argument("target", type=Path)
-    compare.add_argument("--format", choices=FORMATS, default="table")
+    compare.add_argument("--format", choices=COMPARE_FORMATS, default="table")
     compare.add_argument("--psi-binning", choices=("quantile", "evidently"), default="quantile")
     compare.add_argument("--features", help="comma-separated columns to compare (default: all)")
     compare.add_argument("--prediction", help="prediction column")
@@ -60,24 +61,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     upload.set_defaults(handler=_upload)
 
 
-def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool) -> int:
-    from envparity.collector.parity.render import render_evaluation
+def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool, history: list[dict[str, Any]] | None = None) -> int:
+    if fmt == "html":
+        from envparity.collector.report import render_report
 
-    print(render_evaluation(evaluation, fmt, show_ok))
+        print(render_report(evaluation, history))
+    else:
+        from envparity.collector.parity.render import render_evaluation
+
+        print(render_evaluation(evaluation, fmt, show_ok))
     return EXIT_FAIL if evaluation["status"] == "fail" else EXIT_OK
 
 
-def _from_collector(args: argparse.Namespace) -> dict[str, Any]:
+def _get(args: argparse.Namespace, path: str, params: dict[str, str]) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    params = {
-        "service": args.service,
-        "baseline": args.baseline,
-        "target": args.target,
-        "fresh": "true",
-        "window": args.window,
-    }
     try:
-        response = httpx.get(f"{args.collector.rstrip('/')}/v1/parity", params=params, headers=headers, timeout=120)
+        response = httpx.get(f"{args.collector.rstrip('/')}{path}", params=params, headers=headers, timeout=120)
     except httpx.HTTPError as exc:
         raise GateError(f"collector {args.collector} cannot be reached: {exc}") from None
     if response.status_code != 200:
@@ -89,7 +88,14 @@ def _from_collector(args: argparse.Namespace) -> dict[str, Any]:
     return response.json()
 
 
-def _from_db(args: argparse.Namespace) -> dict[str, Any]:
+def _from_collector(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    pair = {"service": args.service, "baseline": args.baseline, "target": args.target}
+    evaluation = _get(args, "/v1/parity", {**pair, "fresh": "true", "window": args.window})
+    history = _get(args, "/v1/parity/history", pair)["evaluations"] if args.format == "html" else []
+    return evaluation, history
+
+
+def _from_db(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from envparity.collector.parity.service import ParityService
     from envparity.collector.parity.store_reader import parse_duration
     from envparity.collector.store import Store, database_url
@@ -107,22 +113,21 @@ def _from_db(args: argparse.Namespace) -> dict[str, Any]:
         for env in (args.baseline, args.target):
             if env.split("@")[0] not in known and not env.startswith("ref."):
                 raise GateError(f"no data for {args.service}/{env} in {args.db}")
-        return (
-            ParityService(store)
-            .evaluate_pair(args.service, args.baseline, args.target, parse_duration(args.window), save=False)
-            .as_dict()
+        evaluation = ParityService(store).evaluate_pair(
+            args.service, args.baseline, args.target, parse_duration(args.window), save=False
         )
+        return evaluation.as_dict(), store.evaluations(args.service, args.baseline, args.target, limit=50)
     finally:
         store.close()
 
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        evaluation = _from_collector(args) if args.collector else _from_db(args)
+        evaluation, history = _from_collector(args) if args.collector else _from_db(args)
     except GateError as exc:
         print(f"envparity: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return _emit(evaluation, args.format, args.all)
+    return _emit(evaluation, args.format, args.all, history)
 
 
 def _compare(args: argparse.Namespace) -> int:
