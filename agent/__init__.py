@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Agent", "AgentSettings"]
+__all__ = ["Agent", "AgentSettings", "EnvParityMiddleware"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from envparity.agent.settings import AgentSettings
 
         return AgentSettings
+    if name == "EnvParityMiddleware":
+        from envparity.agent.capture.middleware import EnvParityMiddleware
+
+        return EnvParityMiddleware
     raise AttributeError(f"module 'envparity.agent' has no attribute {name!r}")

@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from envparity.agent.fingerprint import take_fingerprint
 from envparity.agent.gpu import GpuSampler
 from envparity.agent.metrics import AgentMetrics
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
-from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Recorder
+from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Recorder, Slot
 from envparity.agent.settings import AgentSettings, env_number
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.spool import Spool
@@ -70,6 +71,7 @@ class Agent:
         self.gpu_interval_s = gpu_interval_s
         self._gpu = GpuSampler() if gpu_interval_s else None
         self._seal_lock = threading.Lock()
+        self._sealed_hooks: list[Callable[[], None]] = []
         self._closed = False
         self._open(settings.agent_id)
         if metrics_port is not None:
@@ -198,8 +200,28 @@ class Agent:
             self.start()
         self.recorder.record(**kwargs)
 
+    def reserve(self) -> Slot | None:
+        """A sample slot for a request that starts now (``Recorder.reserve``); None when it is not sampled."""
+        if self._start_pending:
+            self._start_pending = False
+            self.start()
+        return self.recorder.reserve()
+
+    def finish(self, slot: Slot | None, **kwargs: Any) -> None:
+        """Count a request begun with ``reserve()``: see ``Recorder.finish`` for the fields."""
+        self.recorder.finish(slot, **kwargs)
+
     def record_outcome(self, request_id: str, outcome: Any) -> None:
         self.recorder.record_outcome(request_id, outcome)
+
+    @property
+    def seal_lock(self) -> threading.Lock:
+        """Held while a window is sealed: a reader holding it records nothing into a half-sealed window."""
+        return self._seal_lock
+
+    def on_sealed(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` (under ``seal_lock``) each time a window is safely in the spool."""
+        self._sealed_hooks.append(hook)
 
     # --- jobs ----------------------------------------------------------------------
 
@@ -236,6 +258,8 @@ class Agent:
                 gpu=gpu,
             )
             self.spool.put(sequence, snap.model_dump_json().encode())
+            for hook in self._sealed_hooks:
+                hook()
         self.metrics.windows.inc()
         self.metrics.spooled.inc()
         self.metrics.records.inc(window.requests.requests)

@@ -22,6 +22,7 @@ class AgentMetrics:
         )
         self.spool_bytes = spec("envparity_agent_spool_bytes").instrument(r)
         self.records = spec("envparity_agent_requests_recorded_total").instrument(r)
+        self.shadow = spec("envparity_agent_shadow_requests_total").instrument(r)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host, registry=self.registry)

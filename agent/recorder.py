@@ -42,14 +42,32 @@ class _Reservoir:
     def _skip(self) -> int:
         return int(math.log(self._rng.random() or 1e-300) / math.log1p(-self._w)) + 1
 
-    def offer(self, item: Record) -> None:
+    def offer(self, item: Record | Slot) -> bool:
+        """Count one item; True when it entered the sample."""
         self.seen += 1
         if self.seen <= self.k:
             self.items.append(item)
-        elif self.seen == self._next:
+            return True
+        if self.seen == self._next:
             self.items[self._rng.randrange(self.k)] = item
             self._w *= math.exp(math.log(self._rng.random() or 1e-300) / self.k)
             self._next += self._skip()
+            return True
+        return False
+
+
+class Slot:
+    """A place in the sample reserved when a request starts, filled with its record when it ends.
+
+    Capture code (middleware, proxy) reserves a slot before it knows the request's
+    content, and parses bodies only when it got one; a slot never filled (the body
+    was not JSON, the client went away) is left out of the sample.
+    """
+
+    __slots__ = ("record",)
+
+    def __init__(self) -> None:
+        self.record: Record | None = None
 
 
 @dataclass
@@ -109,6 +127,26 @@ def _sample(record: Record) -> Sample:
         model_version=None if version is None else str(version),
         error=error,
     )
+
+
+def _count(w: Window, latency_s: float | None, error: str | None) -> None:
+    """The exact counters of one request."""
+    w.requests += 1
+    if error is not None:
+        w.errors[error] = w.errors.get(error, 0) + 1
+    if latency_s is not None:
+        w.buckets[bisect_left(_BOUNDS, latency_s)] += 1
+        w.latency_sum += latency_s
+
+
+def _filled(items: list[Record | Slot]) -> list[Record]:
+    """The sample's records: filled slots become their record, empty ones drop out."""
+    out = []
+    for item in items:
+        record = item.record if isinstance(item, Slot) else item
+        if record is not None:
+            out.append(record)
+    return out
 
 
 class _Shard:
@@ -205,17 +243,45 @@ class Recorder:
             model_version,
             error,
         )
-        bucket = bisect_left(_BOUNDS, latency_s) if latency_s is not None else -1
         shard = self._shard()
         with shard.lock:
-            w = shard.window
-            w.requests += 1
-            if error is not None:
-                w.errors[error] = w.errors.get(error, 0) + 1
-            if bucket >= 0:
-                w.buckets[bucket] += 1
-                w.latency_sum += latency_s  # type: ignore[operator]
-            w.reservoir.offer(record)  # type: ignore[union-attr]
+            _count(shard.window, latency_s, error)
+            shard.window.reservoir.offer(record)  # type: ignore[union-attr]
+
+    def reserve(self) -> Slot | None:
+        """Offer the request about to be served to the sample: a slot to fill when it ends, or None."""
+        slot = Slot()
+        shard = self._shard()
+        with shard.lock:
+            return slot if shard.window.reservoir.offer(slot) else None  # type: ignore[union-attr]
+
+    def finish(
+        self,
+        slot: Slot | None,
+        *,
+        request_id: str | None = None,
+        instances: list[tuple[dict[str, Any] | None, Any, float | None]] = (),  # type: ignore[assignment]
+        latency_s: float | None = None,
+        model_version: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Count a request offered by ``reserve()``; a sampled one fills its slot, one sample per instance.
+
+        The first instance takes the reserved slot; further instances of a batch
+        are offered to the sample like requests of their own.
+        """
+        now = time.time()
+        records = [
+            (now, request_id, features, prediction, confidence, latency_s, model_version, error)
+            for features, prediction, confidence in instances
+        ]
+        shard = self._shard()
+        with shard.lock:
+            _count(shard.window, latency_s, error)
+            if slot is not None and records:
+                slot.record = records[0]
+                for extra in records[1:]:
+                    shard.window.reservoir.offer(extra)  # type: ignore[union-attr]
 
     def record_outcome(self, request_id: str, outcome: Any) -> None:
         """A label or outcome for an earlier request; bounded per window, drops counted."""
@@ -252,7 +318,7 @@ class Recorder:
             latency_sum_s=sum(w.latency_sum for w in windows),
             **({"latency_bucket_counts": buckets} if buckets else {}),
         )
-        parts = [(w.reservoir.seen, w.reservoir.items) for w in windows]  # type: ignore[union-attr]
+        parts = [(w.reservoir.seen, _filled(w.reservoir.items)) for w in windows]  # type: ignore[union-attr]
         samples = _merge_samples(parts, self.sample_size, self._rng)
         outcomes = [o for w in windows for o in w.outcomes][: self.max_outcomes]
         dropped = sum(w.outcomes_dropped for w in windows) + sum(len(w.outcomes) for w in windows) - len(outcomes)

@@ -204,6 +204,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "envparity_agent_spool_bytes", "gauge", "Bytes of snapshots waiting in the spool.", (), "bytes", "agent"
     ),
     MetricSpec("envparity_agent_requests_recorded_total", "counter", "Requests recorded.", component="agent"),
+    MetricSpec(
+        "envparity_agent_shadow_requests_total",
+        "counter",
+        "Copies of requests mirrored to the shadow service, by result (ok, error, failed, dropped, skipped).",
+        ("result",),
+        component="agent",
+    ),
 )
 
 CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in METRICS}

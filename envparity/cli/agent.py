@@ -1,4 +1,4 @@
-"""``envparity agent run``: fingerprint this environment and push snapshots to the collector."""
+"""``envparity agent run`` and ``envparity agent proxy``: the agent beside a model server, and the sidecar proxy."""
 
 from __future__ import annotations
 
@@ -89,7 +89,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="push one snapshot and exit: 0 acknowledged, 3 spooled, not delivered, "
         "4 refused by the collector (dead-lettered)",
     )
+    run.add_argument("--log-file", type=Path, help="follow this JSON lines prediction log and record each line")
+    run.add_argument("--log-format", choices=("jsonl",), default="jsonl", help="format of --log-file (jsonl)")
+    run.add_argument(
+        "--log-fields", type=Path, help="YAML mapping of log fields (timestamp, request_id, features, ...) to keys"
+    )
     run.set_defaults(handler=_run)
+
+    proxy = inner.add_parser("proxy", help="sidecar reverse proxy that records the requests it forwards")
+    add_agent_options(proxy)
+    proxy.add_argument("--listen", default="127.0.0.1:8081", help="HOST:PORT to accept requests on")
+    proxy.add_argument("--upstream", required=True, help="the model server's base URL, e.g. http://127.0.0.1:8080")
+    proxy.add_argument("--upstream-timeout", type=float, default=30.0, help="seconds to wait for the upstream")
+    proxy.add_argument("--shadow", help="base URL of a staging service to mirror a fraction of requests to")
+    proxy.add_argument("--shadow-fraction", type=float, default=0.0, help="share of requests mirrored (0-1)")
+    proxy.add_argument("--shadow-max-in-flight", type=int, default=64, help="mirrored requests in flight at most")
+    proxy.add_argument("--paths", help="comma-separated glob patterns of prediction routes (default: the common ones)")
+    proxy.add_argument("--features-pointer", help="JSON pointer to the features (batch or instance) in requests")
+    proxy.add_argument("--prediction-pointer", help="JSON pointer to the predictions in responses")
+    proxy.add_argument("--confidence-pointer", help="JSON pointer to the confidences in responses")
+    proxy.add_argument("--request-id-header", default="X-Request-ID", help="request id header (default X-Request-ID)")
+    proxy.add_argument(
+        "--grace", type=float, default=30.0, help="seconds to finish requests in flight on SIGTERM (default 30)"
+    )
+    proxy.set_defaults(handler=_proxy)
 
 
 def wait_for_termination() -> None:
@@ -115,7 +138,65 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_SPOOLED
         return EXIT_DEAD_LETTERED if report.dead else EXIT_OK
     agent = agent_from_args(args)
+    tail = None
+    if args.log_file:
+        from envparity.agent.capture.logtail import LogFields, LogTail
+
+        tail = LogTail(args.log_file, agent, LogFields.load(args.log_fields))
+        tail.start()
     log.info("agent %s running: window %.3gs, collector %s", agent.agent_id, args.window, agent.settings.collector)
     wait_for_termination()
+    if tail is not None:
+        tail.stop()
     report = agent.close()
+    return EXIT_OK if report.delivered_all else EXIT_SPOOLED
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--listen {value!r}: expected HOST:PORT")
+    return host, int(port)
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise ValueError("the proxy needs uvicorn: pip install 'envparity[proxy]'") from None
+    from envparity.agent.capture.extract import DEFAULT_PATHS, CaptureConfig
+    from envparity.agent.capture.middleware import EnvParityMiddleware
+    from envparity.agent.capture.proxy import ReverseProxy
+    from envparity.agent.capture.shadow import ShadowMirror
+
+    host, port = _listen(args.listen)
+    config = CaptureConfig(
+        paths=tuple(p.strip() for p in args.paths.split(",")) if args.paths else DEFAULT_PATHS,
+        features_pointer=args.features_pointer,
+        prediction_pointer=args.prediction_pointer,
+        confidence_pointer=args.confidence_pointer,
+        request_id_header=args.request_id_header,
+    )
+    agent = agent_from_args(args)
+    shadow = None
+    if args.shadow:
+        shadow = ShadowMirror(
+            args.shadow, args.shadow_fraction, args.shadow_max_in_flight, counter=agent.metrics.shadow
+        )
+    app = EnvParityMiddleware(ReverseProxy(args.upstream, args.upstream_timeout), agent, config, shadow)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=int(args.grace),
+            lifespan="on",
+        )
+    )
+    log.info("proxy on http://%s:%d -> %s, agent %s", host, port, args.upstream, agent.agent_id)
+    server.run()  # SIGTERM/SIGINT: stop accepting, finish requests in flight
+    report = agent.close()  # seal and deliver the last window
+    log.info("proxy stopped; last window delivered: %s", report.delivered_all)
     return EXIT_OK if report.delivered_all else EXIT_SPOOLED

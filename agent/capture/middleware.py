@@ -1,0 +1,205 @@
+"""ASGI middleware that records prediction requests into an agent without touching the app.
+
+Every request on a prediction route is counted (rate, errors by class, latency);
+a request is parsed only when the agent's sampler reserved a place for it, and
+only then are its request and response bodies copied (up to a bound) while they
+stream through. The response is never changed, except that a request id is
+generated and returned in ``X-Request-ID`` when the client sent none. Nothing
+raised by the recording reaches the app; what the app raises goes through
+unchanged.
+
+Error classes: ``http_5xx`` (status >= 500), ``exception`` (the app raised),
+``client_disconnect`` (the client went away before the response ended), and
+whatever the wrapped app names in ``scope["state"]["envparity.error"]`` (the
+proxy's ``upstream_timeout`` and ``upstream_unreachable``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from envparity.agent.capture.extract import CaptureConfig, instances
+from envparity.agent.capture.shadow import ShadowMirror
+
+log = logging.getLogger("envparity.agent.capture")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ERROR_STATE = "envparity.error"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _json(chunks: list[bytes]) -> Any:
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class _Exchange:
+    """What one request leaves behind for the recording: status, copied bodies, how it ended."""
+
+    def __init__(self, copy_bodies: bool, limit: int) -> None:
+        self.copy_bodies, self.limit = copy_bodies, limit
+        self.status: int | None = None
+        self.request: list[bytes] = []
+        self.response: list[bytes] = []
+        self.request_size = self.response_size = 0
+        self.request_complete = self.response_complete = False
+        self.disconnected = False
+
+    def on_request(self, message: Message) -> None:
+        if message["type"] == "http.disconnect":
+            self.disconnected = True
+            return
+        body = message.get("body", b"")
+        self.request_size += len(body)
+        if self.copy_bodies and self.request_size <= self.limit:
+            self.request.append(body)
+        self.request_complete = not message.get("more_body", False)
+
+    def on_response(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            self.response_size += len(body)
+            if self.copy_bodies and self.response_size <= self.limit:
+                self.response.append(body)
+            self.response_complete = not message.get("more_body", False)
+
+    def parsed(self) -> tuple[Any, Any]:
+        """The request and response JSON, or None where a body was cut or is not JSON."""
+        request = _json(self.request) if self.request_complete and self.request_size <= self.limit else None
+        response = _json(self.response) if self.response_complete and self.response_size <= self.limit else None
+        return request, response
+
+
+class EnvParityMiddleware:
+    """Wraps an ASGI app; records its prediction routes into ``agent`` (default: ``Agent.from_env()``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        agent: Any = None,
+        config: CaptureConfig | None = None,
+        shadow: ShadowMirror | None = None,
+    ) -> None:
+        if agent is None:
+            from envparity.agent.agent import Agent
+
+            agent = Agent.from_env()
+        self.app, self.agent, self.config, self.shadow = app, agent, config or CaptureConfig(), shadow
+        self._id_header = self.config.request_id_header.lower().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.shadow is not None:
+            await self.app(scope, self._closing_shadow(receive), send)
+            return
+        if scope["type"] != "http" or not self.config.matches(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        slot = self._reserve()
+        mirror = self.shadow is not None and self.shadow.wants()
+        exchange = _Exchange(slot is not None or mirror, self.config.max_body_bytes)
+        found_id = _header(scope, self._id_header)
+        generated = found_id is None
+        request_id = found_id or uuid.uuid4().hex
+        if generated:  # the app sees it too, and the client gets it back
+            scope = {**scope, "headers": [*scope.get("headers", []), (self._id_header, request_id.encode())]}
+
+        async def receive_copy() -> Message:
+            message = await receive()
+            exchange.on_request(message)
+            return message
+
+        async def send_copy(message: Message) -> None:
+            if message["type"] == "http.response.start" and generated:
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == self._id_header for k, _ in headers):
+                    message = {**message, "headers": [*headers, (self._id_header, request_id.encode())]}
+            exchange.on_response(message)
+            try:
+                await send(message)
+            except OSError:
+                exchange.disconnected = True
+                raise
+
+        raised = False
+        try:
+            await self.app(scope, receive_copy, send_copy)
+        except BaseException:
+            raised = True
+            raise
+        finally:
+            self._finish(scope, slot, request_id, exchange, raised, time.perf_counter() - started)
+            if mirror:
+                self._mirror(scope, request_id, exchange)
+
+    def _closing_shadow(self, receive: Receive) -> Receive:
+        async def receive_lifespan() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.shadow.aclose()  # type: ignore[union-attr]
+            return message
+
+        return receive_lifespan
+
+    def _reserve(self) -> Any:
+        try:
+            return self.agent.reserve()
+        except Exception:  # recording must never break serving
+            log.exception("envparity: could not reserve a sample")
+            return None
+
+    def _finish(self, scope: Scope, slot: Any, request_id: str, ex: _Exchange, raised: bool, latency_s: float) -> None:
+        try:
+            error = (scope.get("state") or {}).get(ERROR_STATE)
+            if error is None:
+                if ex.disconnected and not ex.response_complete:
+                    error = "client_disconnect"
+                elif raised:
+                    error = "exception"
+                elif ex.status is not None and ex.status >= 500:
+                    error = "http_5xx"
+            found = []
+            if slot is not None and ex.status is not None and ex.status < 400:
+                found = instances(*ex.parsed(), self.config)
+            self.agent.finish(
+                slot,
+                request_id=request_id,
+                instances=found,
+                latency_s=latency_s,
+                model_version=_header(scope, self.config.model_version_header.lower().encode()),
+                error=error,
+            )
+        except Exception:  # recording must never break serving
+            log.exception("envparity: could not record a request")
+
+    def _mirror(self, scope: Scope, request_id: str, ex: _Exchange) -> None:
+        try:
+            if not ex.request_complete or ex.request_size > self.config.max_body_bytes:
+                self.shadow.count("skipped")  # type: ignore[union-attr]
+                return
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            headers[self.config.request_id_header] = request_id
+            self.shadow.mirror(  # type: ignore[union-attr]
+                scope["method"], scope["path"], scope.get("query_string", b"").decode(), headers, b"".join(ex.request)
+            )
+        except Exception:
+            log.exception("envparity: could not mirror a request")
