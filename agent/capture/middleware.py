@@ -16,6 +16,7 @@ proxy's ``upstream_timeout`` and ``upstream_unreachable``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -89,6 +90,13 @@ class _Exchange:
         return request, response
 
 
+async def _watch_disconnect(receive: Receive, exchange: _Exchange) -> None:
+    """Mark the exchange when the client disconnects before the response is complete."""
+    message = await receive()
+    if message["type"] == "http.disconnect" and not exchange.response_complete:
+        exchange.disconnected = True
+
+
 class EnvParityMiddleware:
     """Wraps an ASGI app; records its prediction routes into ``agent`` (default: ``Agent.from_env()``)."""
 
@@ -118,18 +126,21 @@ class EnvParityMiddleware:
         mirror = self.shadow is not None and self.shadow.wants()
         exchange = _Exchange(slot is not None or mirror, self.config.max_body_bytes)
         found_id = _header(scope, self._id_header)
-        generated = found_id is None
         request_id = found_id or uuid.uuid4().hex
-        if generated:  # the app sees it too, and the client gets it back
+        if found_id is None:  # the app sees the generated id too
             scope = {**scope, "headers": [*scope.get("headers", []), (self._id_header, request_id.encode())]}
+
+        watcher: list[asyncio.Task] = []
 
         async def receive_copy() -> Message:
             message = await receive()
             exchange.on_request(message)
+            if exchange.request_complete and not watcher:  # the body is read: listen for the client leaving
+                watcher.append(asyncio.get_running_loop().create_task(_watch_disconnect(receive, exchange)))
             return message
 
         async def send_copy(message: Message) -> None:
-            if message["type"] == "http.response.start" and generated:
+            if message["type"] == "http.response.start":  # the client always learns the id
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == self._id_header for k, _ in headers):
                     message = {**message, "headers": [*headers, (self._id_header, request_id.encode())]}
@@ -147,6 +158,8 @@ class EnvParityMiddleware:
             raised = True
             raise
         finally:
+            if watcher:
+                watcher[0].cancel()
             self._finish(scope, slot, request_id, exchange, raised, time.perf_counter() - started)
             if mirror:
                 self._mirror(scope, request_id, exchange)
@@ -171,10 +184,10 @@ class EnvParityMiddleware:
         try:
             error = (scope.get("state") or {}).get(ERROR_STATE)
             if error is None:
-                if ex.disconnected and not ex.response_complete:
-                    error = "client_disconnect"
-                elif raised:
+                if raised:
                     error = "exception"
+                elif ex.disconnected:
+                    error = "client_disconnect"
                 elif ex.status is not None and ex.status >= 500:
                     error = "http_5xx"
             found = []

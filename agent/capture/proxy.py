@@ -71,7 +71,10 @@ class ReverseProxy:
         except httpx.TimeoutException:
             await self._fail(scope, send, 504, "upstream_timeout")
             return
-        except (httpx.HTTPError, ClientGone):
+        except ClientGone:
+            _state(scope)[ERROR_STATE] = "client_disconnect"
+            return
+        except httpx.HTTPError:
             await self._fail(scope, send, 502, "upstream_unreachable")
             return
         try:

@@ -196,6 +196,10 @@ def _proxy(args: argparse.Namespace) -> int:
         )
     )
     log.info("proxy on http://%s:%d -> %s, agent %s", host, port, args.upstream, agent.agent_id)
+    # uvicorn re-raises the stop signal once it has shut down; with this handler in place that is a no-op,
+    # so the last window is still flushed below
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     server.run()  # SIGTERM/SIGINT: stop accepting, finish requests in flight
     report = agent.close()  # seal and deliver the last window
     log.info("proxy stopped; last window delivered: %s", report.delivered_all)
