@@ -18,6 +18,8 @@ arg max and its probability. Only scalar feature values are kept.
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,17 +44,24 @@ class CaptureConfig:
     max_body_bytes: int = 4 * 1024 * 1024  # bodies beyond this are passed through, not parsed
     max_instances: int = 256  # samples taken from one batch
 
+    @functools.cached_property
+    def _route(self) -> re.Pattern[str]:
+        return re.compile("|".join(fnmatch.translate(p) for p in self.paths))
+
     def matches(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.paths)
+        return self._route.match(path) is not None
+
+
+_SCALARS = frozenset({type(None), bool, int, float, str})
 
 
 def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, bool | int | float | str)
+    return type(value) in _SCALARS
 
 
 def _as_features(item: Any) -> dict[str, Any] | None:
-    if isinstance(item, dict):
-        return {str(k): v for k, v in item.items() if _scalar(v)}
+    if isinstance(item, dict):  # parsed JSON: keys are strings already
+        return {k: v for k, v in item.items() if type(v) in _SCALARS}
     if isinstance(item, list):
         return {f"f{i}": v for i, v in enumerate(item) if _scalar(v)}
     return {"f0": item} if _scalar(item) else None

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -90,6 +90,20 @@ class _Exchange:
         return request, response
 
 
+def _disconnect_probe(receive: Receive) -> Callable[[], bool] | None:
+    """With uvicorn, whether the client left before the response went out, read off the request cycle.
+
+    uvicorn's ``receive`` is a method of its request cycle, whose ``disconnected`` and
+    ``response_complete`` flags answer this for free; other servers get a task per
+    request that listens for ``http.disconnect`` (``_watch_disconnect``), which costs
+    tens of microseconds (``benchmarks/overhead.py``).
+    """
+    cycle = getattr(receive, "__self__", None)
+    if cycle is None or not hasattr(cycle, "disconnected") or not hasattr(cycle, "response_complete"):
+        return None
+    return lambda: bool(cycle.disconnected and not cycle.response_complete)
+
+
 async def _watch_disconnect(receive: Receive, exchange: _Exchange) -> None:
     """Mark the exchange when the client disconnects before the response is complete."""
     message = await receive()
@@ -126,16 +140,17 @@ class EnvParityMiddleware:
         mirror = self.shadow is not None and self.shadow.wants()
         exchange = _Exchange(slot is not None or mirror, self.config.max_body_bytes)
         found_id = _header(scope, self._id_header)
-        request_id = found_id or uuid.uuid4().hex
+        request_id = found_id or f"{random.getrandbits(128):032x}"  # an id, not a secret
         if found_id is None:  # the app sees the generated id too
             scope = {**scope, "headers": [*scope.get("headers", []), (self._id_header, request_id.encode())]}
 
+        probe = _disconnect_probe(receive)
         watcher: list[asyncio.Task] = []
 
         async def receive_copy() -> Message:
             message = await receive()
             exchange.on_request(message)
-            if exchange.request_complete and not watcher:  # the body is read: listen for the client leaving
+            if probe is None and exchange.request_complete and not watcher:  # listen for the client leaving
                 watcher.append(asyncio.get_running_loop().create_task(_watch_disconnect(receive, exchange)))
             return message
 
@@ -160,6 +175,8 @@ class EnvParityMiddleware:
         finally:
             if watcher:
                 watcher[0].cancel()
+            if probe is not None and probe():
+                exchange.disconnected = True
             self._finish(scope, slot, request_id, exchange, raised, time.perf_counter() - started)
             if mirror:
                 self._mirror(scope, request_id, exchange)

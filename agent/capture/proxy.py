@@ -1,8 +1,10 @@
-"""A streaming reverse proxy (ASGI, httpx) for model servers in any language: the sidecar.
+"""A streaming reverse proxy (ASGI on uvicorn, aiohttp to the upstream) for model servers in any language.
 
 Request and response bodies stream through in chunks, never buffered whole
 (the recording middleware copies only sampled bodies, up to its bound); the
-connection to the upstream is kept alive between requests. Upstream answers,
+connections to the upstream are kept alive between requests. The upstream
+client is aiohttp rather than httpx because it costs a third of the time per
+request (measured: 0.57 ms against 1.9 ms on loopback, ``benchmarks/overhead.py``). Upstream answers,
 5xx included, pass through as they are; an upstream that does not answer in
 time gets a 504 and one that cannot be reached a 502, each with the error class
 named for the middleware in ``scope["state"]["envparity.error"]``.
@@ -13,7 +15,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
+import yarl
+from multidict import CIMultiDict
 
 from envparity.agent.capture.middleware import ERROR_STATE, Message, Receive, Scope, Send
 
@@ -39,11 +43,18 @@ class ReverseProxy:
 
     def __init__(self, upstream: str, timeout_s: float = 30.0, connect_timeout_s: float = 5.0) -> None:
         self.upstream = upstream.rstrip("/")
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-            follow_redirects=False,
-        )
+        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:  # created on the serving loop
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+                timeout=self.timeout,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -57,43 +68,50 @@ class ReverseProxy:
         content: bytes | AsyncIterator[bytes] = (
             self._body(first, receive) if first.get("more_body") else first.get("body", b"")
         )
-        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in HOP_BY_HOP]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope.get("headers", [])
+            if k.lower() not in HOP_BY_HOP
+        ]
         client = scope.get("client")
         if client:
-            headers.append((b"x-forwarded-for", client[0].encode()))
+            headers.append(("X-Forwarded-For", client[0]))
         query = scope.get("query_string", b"").decode("latin-1")
         url = self.upstream + scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0]
-        request = self.client.build_request(
-            scope["method"], url + (f"?{query}" if query else ""), headers=headers, content=content
-        )
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException:
-            await self._fail(scope, send, 504, "upstream_timeout")
-            return
+            response = await self._client().request(
+                scope["method"],
+                yarl.URL(url + (f"?{query}" if query else ""), encoded=True),
+                headers=CIMultiDict(headers),
+                data=content,
+                allow_redirects=False,
+            )
         except ClientGone:
             _state(scope)[ERROR_STATE] = "client_disconnect"
             return
-        except httpx.HTTPError:
+        except TimeoutError:
+            await self._fail(scope, send, 504, "upstream_timeout")
+            return
+        except aiohttp.ClientError:
             await self._fail(scope, send, 502, "upstream_unreachable")
             return
         try:
             await send(
                 {
                     "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP],
+                    "status": response.status,
+                    "headers": [(k, v) for k, v in response.raw_headers if k.lower() not in HOP_BY_HOP],
                 }
             )
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except httpx.TimeoutException:
+        except TimeoutError:
             _state(scope)[ERROR_STATE] = "upstream_timeout"
-        except httpx.HTTPError:
+        except aiohttp.ClientError:
             _state(scope)[ERROR_STATE] = "upstream_unreachable"
         finally:
-            await response.aclose()
+            response.release()
 
     @staticmethod
     async def _body(first: Message, receive: Receive) -> AsyncIterator[bytes]:
@@ -125,7 +143,8 @@ class ReverseProxy:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.client.aclose()
+                if self._session is not None:
+                    await self._session.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
