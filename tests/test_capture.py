@@ -366,3 +366,47 @@ def test_log_tail_counts_each_line_once_across_rotation_truncation_and_a_crash(c
     requests, errors, samples = collector_counts(collector.url, "batch")
     assert (requests, samples) == (215, 215), out.read_text()[-2000:]
     assert errors == {"timeout": 22}
+
+
+def test_disconnect_is_seen_on_servers_other_than_uvicorn() -> None:
+    """A plain ``receive`` (no uvicorn request cycle behind it): a watcher task listens for the disconnect."""
+    import asyncio
+
+    from envparity.agent.recorder import Recorder
+
+    recorder = Recorder(sample_size=10)
+    app = EnvParityMiddleware(model_app(), recorder)
+
+    async def one(leave: bool) -> None:
+        gone = asyncio.Event()
+        body = json.dumps({**batch(1), "sleep": 0.2}).encode()
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop()
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            return None
+
+        scope = {
+            "type": "http", "method": "POST", "path": "/v1/predict", "raw_path": b"/v1/predict",
+            "headers": [(b"content-type", b"application/json")], "query_string": b"", "http_version": "1.1",
+            "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000), "root_path": "",
+        }  # fmt: skip
+        task = asyncio.create_task(app(scope, receive, send))
+        await asyncio.sleep(0.05)
+        if leave:
+            gone.set()
+        await task
+
+    async def both() -> None:
+        await one(leave=True)
+        await one(leave=False)
+
+    asyncio.run(both())
+    window = recorder.seal()
+    assert window.requests.requests == 2 and window.requests.errors == {"client_disconnect": 1}
+    assert len(window.samples) == 4  # two instances each: the model answered both
