@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ _BOUNDS = LATENCY_BUCKETS_S
 DEFAULT_SAMPLE_SIZE = 2000
 DEFAULT_MAX_OUTCOMES = 10_000
 
+# (features, prediction, confidence) of one instance of a request
+Instance = tuple[dict[str, Any] | None, Any, float | None]
 # (ts, request_id, features, prediction, confidence, latency_s, model_version, error)
 Record = tuple[float, str | None, dict[str, Any] | None, Any, float | None, float | None, str | None, str | None]
 
@@ -57,17 +60,27 @@ class _Reservoir:
 
 
 class Slot:
-    """A place in the sample reserved when a request starts, filled with its record when it ends.
+    """A place in the sample reserved when a request starts, filled with its records when it ends.
 
     Capture code (middleware, proxy) reserves a slot before it knows the request's
-    content, and parses bodies only when it got one; a slot never filled (the body
-    was not JSON, the client went away) is left out of the sample.
+    content and copies bodies only when it got one. The records may be given as a
+    function that parses them: it then runs when the window is sealed, off the
+    serving path, and only for the slots still in the sample. A slot left empty
+    (the body was not JSON, nothing could be read) drops out of the sample.
     """
 
-    __slots__ = ("record",)
+    __slots__ = ("records",)
 
     def __init__(self) -> None:
-        self.record: Record | None = None
+        self.records: list[Record] | Callable[[], list[Record]] | None = None
+
+    def resolve(self) -> list[Record]:
+        if callable(self.records):
+            try:
+                return self.records()
+            except Exception:  # a body that cannot be read is no sample, never a failed seal
+                return []
+        return self.records or []
 
 
 @dataclass
@@ -140,12 +153,13 @@ def _count(w: Window, latency_s: float | None, error: str | None) -> None:
 
 
 def _filled(items: list[Record | Slot]) -> list[Record]:
-    """The sample's records: filled slots become their record, empty ones drop out."""
-    out = []
+    """The sample's records: slots become their records (parsed now if deferred), empty ones drop out."""
+    out: list[Record] = []
     for item in items:
-        record = item.record if isinstance(item, Slot) else item
-        if record is not None:
-            out.append(record)
+        if isinstance(item, Slot):
+            out += item.resolve()
+        else:
+            out.append(item)
     return out
 
 
@@ -160,7 +174,7 @@ class _Shard:
         self.window = window
 
 
-def _merge_samples(parts: list[tuple[int, list[Record]]], k: int, rng: random.Random) -> list[Record]:
+def _merge_samples(parts: list[tuple[int, list[Record | Slot]]], k: int, rng: random.Random) -> list[Record | Slot]:
     """A uniform k-sample of the union of several streams from their own uniform reservoirs.
 
     How many items come from each stream follows the multivariate hypergeometric
@@ -179,7 +193,7 @@ def _merge_samples(parts: list[tuple[int, list[Record]]], k: int, rng: random.Ra
                 break
             pick -= left
         total -= 1
-    merged: list[Record] = []
+    merged: list[Record | Slot] = []
     for (_, items), count in zip(parts, take, strict=True):
         merged += rng.sample(items, count) if count < len(items) else items
     return merged
@@ -260,28 +274,28 @@ class Recorder:
         slot: Slot | None,
         *,
         request_id: str | None = None,
-        instances: list[tuple[dict[str, Any] | None, Any, float | None]] = (),  # type: ignore[assignment]
+        instances: list[Instance] | Callable[[], list[Instance]] = (),  # type: ignore[assignment]
         latency_s: float | None = None,
         model_version: str | None = None,
         error: str | None = None,
     ) -> None:
-        """Count a request offered by ``reserve()``; a sampled one fills its slot, one sample per instance.
+        """Count a request offered by ``reserve()``; a sampled one fills its slot with one record per instance.
 
-        The first instance takes the reserved slot; further instances of a batch
-        are offered to the sample like requests of their own.
+        ``instances`` is a list of (features, prediction, confidence), or a function
+        returning one, called at seal time (see ``Slot``). A sampled batch brings all
+        its instances: the sample is uniform over requests.
         """
         now = time.time()
-        records = [
-            (now, request_id, features, prediction, confidence, latency_s, model_version, error)
-            for features, prediction, confidence in instances
-        ]
+
+        def records() -> list[Record]:
+            found = instances() if callable(instances) else instances
+            return [(now, request_id, f, p, c, latency_s, model_version, error) for f, p, c in found]
+
         shard = self._shard()
         with shard.lock:
             _count(shard.window, latency_s, error)
-            if slot is not None and records:
-                slot.record = records[0]
-                for extra in records[1:]:
-                    shard.window.reservoir.offer(extra)  # type: ignore[union-attr]
+        if slot is not None:
+            slot.records = records if callable(instances) else records()
 
     def record_outcome(self, request_id: str, outcome: Any) -> None:
         """A label or outcome for an earlier request; bounded per window, drops counted."""
@@ -318,8 +332,8 @@ class Recorder:
             latency_sum_s=sum(w.latency_sum for w in windows),
             **({"latency_bucket_counts": buckets} if buckets else {}),
         )
-        parts = [(w.reservoir.seen, _filled(w.reservoir.items)) for w in windows]  # type: ignore[union-attr]
-        samples = _merge_samples(parts, self.sample_size, self._rng)
+        parts = [(w.reservoir.seen, w.reservoir.items) for w in windows]  # type: ignore[union-attr]
+        samples = _filled(_merge_samples(parts, self.sample_size, self._rng))  # deferred parsing happens here
         outcomes = [o for w in windows for o in w.outcomes][: self.max_outcomes]
         dropped = sum(w.outcomes_dropped for w in windows) + sum(len(w.outcomes) for w in windows) - len(outcomes)
         return SealedWindow(

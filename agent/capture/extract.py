@@ -25,7 +25,8 @@ from typing import Any
 
 from jsonpointer import JsonPointerException, resolve_pointer
 
-Instance = tuple[dict[str, Any] | None, Any, float | None]
+from envparity.agent.recorder import Instance
+
 DEFAULT_PATHS = ("/predict", "/v1/predict", "/v1/models/*:predict", "/v2/models/*/infer", "/invocations")
 _PREDICTION_KEYS = ("prediction", "label", "class", "predicted", "output")
 _CONFIDENCE_KEYS = ("confidence", "probability", "score", "proba")

@@ -26,6 +26,7 @@ from typing import Any
 
 from envparity.agent.capture.extract import CaptureConfig, instances
 from envparity.agent.capture.shadow import ShadowMirror
+from envparity.agent.recorder import Instance
 
 log = logging.getLogger("envparity.agent.capture")
 
@@ -35,6 +36,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ERROR_STATE = "envparity.error"
+# Sampled bodies up to this size are kept as bytes and parsed at seal time (k slots x 16 KiB at most).
+DEFER_PARSE_BYTES = 16 * 1024
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -44,11 +47,18 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _json(chunks: list[bytes]) -> Any:
+def _json(body: bytes | None) -> Any:
+    if body is None:
+        return None
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _reader(request: bytes | None, response: bytes | None, config: CaptureConfig) -> Callable[[], list[Instance]]:
+    """Parses the bodies when called: at seal time, and only if the request is still in the sample."""
+    return lambda: instances(_json(request), _json(response), config)
 
 
 class _Exchange:
@@ -83,10 +93,10 @@ class _Exchange:
                 self.response.append(body)
             self.response_complete = not message.get("more_body", False)
 
-    def parsed(self) -> tuple[Any, Any]:
-        """The request and response JSON, or None where a body was cut or is not JSON."""
-        request = _json(self.request) if self.request_complete and self.request_size <= self.limit else None
-        response = _json(self.response) if self.response_complete and self.response_size <= self.limit else None
+    def bodies(self) -> tuple[bytes | None, bytes | None]:
+        """The request and response bodies, or None where one was cut short or beyond the copy limit."""
+        request = b"".join(self.request) if self.request_complete and self.request_size <= self.limit else None
+        response = b"".join(self.response) if self.response_complete and self.response_size <= self.limit else None
         return request, response
 
 
@@ -207,9 +217,12 @@ class EnvParityMiddleware:
                     error = "client_disconnect"
                 elif ex.status is not None and ex.status >= 500:
                     error = "http_5xx"
-            found = []
+            found: Any = []
             if slot is not None and ex.status is not None and ex.status < 400:
-                found = instances(*ex.parsed(), self.config)
+                request, response = ex.bodies()
+                found = _reader(request, response, self.config)
+                if len(request or b"") + len(response or b"") > DEFER_PARSE_BYTES:
+                    found = found()  # bounded memory: a large body is parsed now, not kept until the seal
             self.agent.finish(
                 slot,
                 request_id=request_id,
