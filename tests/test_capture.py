@@ -410,3 +410,51 @@ def test_disconnect_is_seen_on_servers_other_than_uvicorn() -> None:
     window = recorder.seal()
     assert window.requests.requests == 2 and window.requests.errors == {"client_disconnect": 1}
     assert len(window.samples) == 4  # two instances each: the model answered both
+
+
+def test_wsgi_variant_counts_and_samples() -> None:
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from envparity.agent.capture.wsgi import EnvParityWSGIMiddleware
+    from envparity.agent.recorder import Recorder
+
+    def wsgi_model(environ: dict, start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/health":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        if body.get("raise"):
+            raise RuntimeError("model crashed")
+        if body.get("fail"):
+            start_response("500 Internal Server Error", [("Content-Type", "application/json")])
+            return [b'{"error": "model failed"}']
+        answer = json.dumps({"predictions": [{"prediction": 0.5, "confidence": 0.8} for _ in body["instances"]]})
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [answer.encode()]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    recorder = Recorder(sample_size=100)
+    server = make_server("127.0.0.1", free_port(), EnvParityWSGIMiddleware(wsgi_model, recorder), handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        for i in range(5):
+            response = httpx.post(f"{url}/v1/predict", json=batch(i), headers={"X-Request-ID": f"w{i}"})
+            assert response.status_code == 200 and response.headers["x-request-id"] == f"w{i}"
+            assert len(response.json()["predictions"]) == 2
+        for _ in range(2):
+            assert httpx.post(f"{url}/v1/predict", json={"fail": True}).status_code == 500
+        assert httpx.post(f"{url}/v1/predict", json={"raise": True}).status_code == 500
+        assert httpx.get(f"{url}/health").status_code == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    window = recorder.seal()
+    assert window.requests.requests == 8 and window.requests.errors == {"http_5xx": 2, "exception": 1}
+    assert len(window.samples) == 10 and {s.request_id for s in window.samples} == {f"w{i}" for i in range(5)}
+    assert window.samples[0].features["merchant"] == "grocery"

@@ -56,7 +56,7 @@ def _json(body: bytes | None) -> Any:
         return None
 
 
-def _reader(request: bytes | None, response: bytes | None, config: CaptureConfig) -> Callable[[], list[Instance]]:
+def read_later(request: bytes | None, response: bytes | None, config: CaptureConfig) -> Callable[[], list[Instance]]:
     """Parses the bodies when called: at seal time, and only if the request is still in the sample."""
     return lambda: instances(_json(request), _json(response), config)
 
@@ -220,7 +220,7 @@ class EnvParityMiddleware:
             found: Any = []
             if slot is not None and ex.status is not None and ex.status < 400:
                 request, response = ex.bodies()
-                found = _reader(request, response, self.config)
+                found = read_later(request, response, self.config)
                 if len(request or b"") + len(response or b"") > DEFER_PARSE_BYTES:
                     found = found()  # bounded memory: a large body is parsed now, not kept until the seal
             self.agent.finish(
