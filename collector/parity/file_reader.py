@@ -2,7 +2,8 @@
 
 Numeric columns become numeric features, text and boolean columns categorical
 ones; ``--prediction`` and ``--label`` name the prediction and outcome columns.
-Values are fetched as NumPy arrays, never row by row in Python.
+Values are fetched as NumPy arrays one column at a time (Parquet straight from the
+file, text formats from a table parsed once), never row by row in Python.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def _is_numeric(dtype: str) -> bool:
     return dtype.startswith(_NUMERIC) or dtype.startswith("DECIMAL")
 
 
+def _numbers(rel: duckdb.DuckDBPyRelation, column: str) -> np.ndarray:
+    """One column as float64 with NaN for missing: one query per column keeps one column in memory at a time."""
+    values = next(iter(rel.select(f'CAST("{column}" AS DOUBLE)').fetchnumpy().values()))
+    return np.ma.filled(values, np.nan) if np.ma.isMaskedArray(values) else np.asarray(values, dtype=float)
+
+
 def read_file(
     path: Path,
     features: list[str] | None = None,
@@ -70,26 +77,25 @@ def read_file(
         if column is not None and column not in types:
             raise ValueError(f"{path}: no column {column!r} (columns: {', '.join(rel.columns)})")
     wanted = features or [c for c in rel.columns if c not in (prediction, label)]
-    selects = [
-        f'CAST("{c}" AS DOUBLE) AS "{c}"' if _is_numeric(types[c]) else f'CAST("{c}" AS VARCHAR) AS "{c}"'
-        for c in wanted
-    ]
-    extra = [f'CAST("{c}" AS DOUBLE) AS "{c}"' for c in (prediction, label) if c is not None]
-    arrays = con.sql(f"SELECT {', '.join(selects + extra)} FROM rel").fetchnumpy()
+    if path.suffix.lower() not in (".parquet", ".pq"):  # text formats: parse once, then read columns
+        con.execute("CREATE TEMP TABLE source AS SELECT * FROM rel")
+        rel = con.table("source")
     data = EnvironmentData(name=name or path.stem, samples=len(rel))
     for column in wanted:
-        values = arrays[column]
         if _is_numeric(types[column]):
-            data.features[column] = FeatureColumn(
-                "numeric", numeric=np.ma.filled(values.astype(float), np.nan), n_total=len(values)
-            )
+            values = _numbers(rel, column)
+            data.features[column] = FeatureColumn("numeric", numeric=values, n_total=len(values))
         else:
-            cats = [None if v is None or v is np.ma.masked else str(v) for v in np.ma.filled(values, None)]
-            data.features[column] = FeatureColumn("categorical", categories=cats, n_total=len(values))
+            text = rel.select(f'CAST("{column}" AS VARCHAR)').fetchnumpy()
+            cats = [
+                None if v is None or v is np.ma.masked else str(v)
+                for v in np.ma.filled(next(iter(text.values())), None)
+            ]
+            data.features[column] = FeatureColumn("categorical", categories=cats, n_total=len(cats))
     if prediction is not None:
-        data.predictions = np.ma.filled(arrays[prediction].astype(float), np.nan)
+        data.predictions = _numbers(rel, prediction)
     if prediction is not None and label is not None:
-        pred, actual = data.predictions, np.ma.filled(arrays[label].astype(float), np.nan)
+        pred, actual = data.predictions, _numbers(rel, label)
         keep = ~np.isnan(pred) & ~np.isnan(actual)
         data.outcomes = Outcomes(prediction_class(pred[keep]), np.rint(actual[keep]).astype(int))
     con.close()
