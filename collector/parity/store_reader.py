@@ -210,11 +210,13 @@ WITH pairs AS MATERIALIZED (
 ), base AS MATERIALIZED (
     SELECT p.t_agent, p.t_seq, p.t_idx, f.feature, f.num, f.str
     FROM pairs p JOIN sample_features f ON f.agent_id = p.b_agent AND f.sequence = p.b_seq AND f.idx = p.b_idx
+    WHERE f.service = :service AND f.environment = :baseline AND f.ts >= :bstart AND f.ts < :bend
 )
 SELECT fb.feature, count(*), sum(CASE WHEN (fb.num IS NULL) <> (ft.num IS NULL) OR abs(fb.num - ft.num) > :tol
                                      OR coalesce(fb.str, '') <> coalesce(ft.str, '') THEN 1 ELSE 0 END)
 FROM base fb JOIN sample_features ft ON ft.agent_id = fb.t_agent AND ft.sequence = fb.t_seq AND ft.idx = fb.t_idx
      AND ft.feature = fb.feature
+WHERE ft.service = :service AND ft.environment = :target AND ft.ts >= :tstart AND ft.ts < :tend
 GROUP BY fb.feature
 """
 
@@ -242,7 +244,8 @@ def load_shadow(
         matched, agreeing = conn.execute(
             sa.text(f"SELECT count(*), sum(CASE WHEN {_AGREE} THEN 1 ELSE 0 END) {_PAIRS}"), params
         ).one()
-        rows = conn.execute(sa.text(_FEATURE_MISMATCHES), params).all()
+        # without shared requests there is nothing to compare, and the join would still build on every feature row
+        rows = conn.execute(sa.text(_FEATURE_MISMATCHES), params).all() if matched else []
     return ShadowPairs(
         matched=int(matched or 0),
         agreeing=int(agreeing or 0),
