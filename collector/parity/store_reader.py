@@ -72,22 +72,34 @@ def _texts(column: Any) -> list[Any]:
 _WHERE = "service = :service AND environment = :environment AND {ts} >= :start AND {ts} < :end"
 
 
+# Up to this many numeric feature values per environment, DuckDB returns them in one grouped query
+# (a list per feature); beyond it, one query per feature keeps memory at one feature at a time.
+GROUPED_READ_MAX_ROWS = 2_000_000
+
+
 def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, FeatureColumn]:
-    """Every feature of the window: one grouped scan for names and kinds, then one column read per feature.
+    """Every feature of the window: one grouped scan for names, kinds and counts, then the values.
 
     A numeric feature is read as its ``num`` column alone (Arrow to NumPy without a copy of
-    the text columns), so memory stays at one feature's values at a time.
+    the text columns): on DuckDB all numeric features of a small window in one grouped query,
+    otherwise one query per feature, so that memory stays at one feature's values at a time.
     """
     where = _WHERE.format(ts="ts")
     kinds: dict[str, set[str]] = {}
-    for name, kind in conn.execute(
-        sa.text(f"SELECT feature, kind FROM sample_features WHERE {where} GROUP BY feature, kind"), params
+    rows = 0
+    for name, kind, count in conn.execute(
+        sa.text(f"SELECT feature, kind, count(*) FROM sample_features WHERE {where} GROUP BY feature, kind"), params
     ):
         kinds.setdefault(name, set()).add(kind)
-    features = {}
+        rows += count
+    numeric = sorted(n for n, k in kinds.items() if not k & {"str", "bool"})
+    grouped = conn.dialect.name == "duckdb" and rows <= GROUPED_READ_MAX_ROWS
+    features = _grouped_numbers(conn, where, params, kinds) if grouped else {}
     for name in sorted(kinds):
         query = {**params, "feature": name}
-        if kinds[name] & {"str", "bool"}:
+        if name in features:
+            continue
+        if name not in numeric:
             cols = _columns(
                 conn, f"SELECT kind, num, str FROM sample_features WHERE {where} AND feature = :feature", query
             )
@@ -97,7 +109,26 @@ def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, FeatureC
             _columns(conn, f"SELECT num FROM sample_features WHERE {where} AND feature = :feature", query)["num"]
         )
         features[name] = FeatureColumn("numeric" if "num" in kinds[name] else "empty", numeric=nums, n_total=len(nums))
-    return features
+    return dict(sorted(features.items()))
+
+
+def _grouped_numbers(
+    conn: sa.Connection, where: str, params: dict[str, Any], kinds: dict[str, set[str]]
+) -> dict[str, FeatureColumn]:
+    """The numeric features of a window in one query: one list of values per feature (DuckDB)."""
+    cols = _columns(
+        conn,
+        f"SELECT feature, list(num) AS nums FROM sample_features WHERE {where} "
+        "AND kind NOT IN ('str', 'bool') GROUP BY feature",
+        params,
+    )
+    out = {}
+    for name, values in zip(_texts(cols["feature"]), cols["nums"], strict=True):
+        if kinds[name] & {"str", "bool"}:
+            continue
+        nums = _numbers(values.values)
+        out[name] = FeatureColumn("numeric" if "num" in kinds[name] else "empty", numeric=nums, n_total=len(nums))
+    return out
 
 
 def _requests(conn: sa.Connection, params: dict[str, Any]) -> tuple[RequestAggregates | None, float]:
