@@ -34,6 +34,7 @@ from envparity.collector.parity.stats import (
 )
 
 WORKERS = min(8, os.cpu_count() or 1)
+PARALLEL_MIN_VALUES = 1_000_000  # feature values (both sides) from which features are compared on threads
 
 
 @dataclass
@@ -105,8 +106,16 @@ def _compare_features(
             out.append(C.insufficient("data", name, fb.present, ft.present, t))
             continue
         names.append(name)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        compared = list(pool.map(lambda n: _compare_one(base.features[n], target.features[n], t.psi_binning), names))
+
+    def one(n: str) -> NumericComparison | CategoricalComparison:
+        return _compare_one(base.features[n], target.features[n], t.psi_binning)
+
+    values = sum(base.features[n].n_total + target.features[n].n_total for n in names)
+    if values < PARALLEL_MIN_VALUES:  # small windows: the work is Python overhead, which threads cannot share
+        compared = [one(n) for n in names]
+    else:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            compared = list(pool.map(one, names))
     numeric = {}
     for name, cmp in zip(names, compared, strict=True):
         if isinstance(cmp, NumericComparison):
