@@ -8,6 +8,7 @@ envparity's ``evidently`` PSI binning and Evidently's own PSI per feature.
 Then ``envparity check`` on a DuckDB store holding the same volume per environment.
 
     .venv/bin/python benchmarks/drift.py [--rows 1000000] [--features 20] [--skip-evidently]
+                                          [--evidently-presets psi,default]
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument(
+        "--evidently-presets", default="psi,default", help="Evidently presets to run: psi, default or both"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="envparity-drift-"))
     ref, cur = write_data(workdir, args.rows, args.features)
@@ -107,10 +111,13 @@ def main() -> None:
         print(f"  {label:42s} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB")
     if not args.skip_evidently:
         python = ensure_evidently()
+        presets = set(args.evidently_presets.split(","))
         for label, method in (
             ("Evidently DataDriftPreset(method='psi')", "psi"),
             ("Evidently DataDriftPreset() default", "default"),
         ):
+            if method not in presets:
+                continue
             seconds, rss, out = run_with_rss([str(python), "-c", EVIDENTLY_SCRIPT, str(ref), str(cur), method])
             results[label] = (seconds, rss, out)
             print(f"  {label:42s} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB")
