@@ -65,38 +65,31 @@ def _process(args: list[str], ready_url: str, log: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def alertmanager(config: dict[str, Any], workdir: Path) -> Iterator[str]:
-    """An Alertmanager with ``config``; yields its URL."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    assert binary, "install the Debian package prometheus-alertmanager"
+def _server(
+    name: str, binaries: tuple[str, ...], config: dict[str, Any], workdir: Path, flags: list[str]
+) -> Iterator[str]:
+    """A Prometheus-family server ``name`` with ``config`` in ``workdir`` on a free port; yields its URL.
+
+    ``flags`` may use ``{dir}`` (the work directory) and ``{address}`` (host:port).
+    """
+    binary = next((found for b in binaries if (found := shutil.which(b))), None)
+    assert binary, f"install the Debian package that provides {binaries[0]}"
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
-    url = f"http://127.0.0.1:{free_port()}"
-    args = [
-        binary,
-        f"--config.file={workdir / 'alertmanager.yml'}",
-        f"--storage.path={workdir / 'data'}",
-        f"--web.listen-address={url.removeprefix('http://')}",
-        "--cluster.listen-address=",
-    ]
-    with _process(args, f"{url}/-/ready", workdir / "alertmanager.log"):
-        yield url
+    (workdir / f"{name}.yml").write_text(yaml.safe_dump(config))
+    address = f"127.0.0.1:{free_port()}"
+    args = [binary, f"--config.file={workdir / f'{name}.yml'}"]
+    args += [flag.format(dir=workdir, address=address) for flag in flags]
+    with _process(args, f"http://{address}/-/ready", workdir / f"{name}.log"):
+        yield f"http://{address}"
 
 
-@contextlib.contextmanager
-def prometheus(config: dict[str, Any], workdir: Path) -> Iterator[str]:
+def alertmanager(config: dict[str, Any], workdir: Path) -> contextlib.AbstractContextManager[str]:
+    """An Alertmanager with ``config`` (no clustering); yields its URL."""
+    flags = ["--storage.path={dir}/data", "--web.listen-address={address}", "--cluster.listen-address="]
+    return _server("alertmanager", ("prometheus-alertmanager", "alertmanager"), config, workdir, flags)
+
+
+def prometheus(config: dict[str, Any], workdir: Path) -> contextlib.AbstractContextManager[str]:
     """A Prometheus with ``config`` (rule files given as absolute paths); yields its URL."""
-    binary = shutil.which("prometheus")
-    assert binary, "install the Debian package prometheus"
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    url = f"http://127.0.0.1:{free_port()}"
-    args = [
-        binary,
-        f"--config.file={workdir / 'prometheus.yml'}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address={url.removeprefix('http://')}",
-        "--rules.alert.resend-delay=1s",
-    ]
-    with _process(args, f"{url}/-/ready", workdir / "prometheus.log"):
-        yield url
+    flags = ["--storage.tsdb.path={dir}/data", "--web.listen-address={address}", "--rules.alert.resend-delay=1s"]
+    return _server("prometheus", ("prometheus",), config, workdir, flags)
