@@ -245,10 +245,14 @@ class Recorder:
         latency_s: float | None = None,
         model_version: str | None = None,
         error: str | None = None,
+        ts: float | None = None,
     ) -> None:
-        """Count one request and offer it to the window's sample. Never raises on odd values."""
+        """Count one request and offer it to the window's sample. Never raises on odd values.
+
+        ``ts`` (Unix seconds) is when the request happened, if not now (a log read later).
+        """
         record: Record = (
-            time.time(),
+            time.time() if ts is None else ts,
             request_id,
             features,
             prediction,

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +314,7 @@ def write_lines(path: Path, start: int, n: int, mode: str = "a") -> None:
     with path.open(mode) as f:
         for i in range(start, start + n):
             line = {
-                "ts": "2026-11-23T00:00:00Z",
+                "ts": datetime.now(UTC).isoformat(),
                 "request_id": f"l{i}",
                 "features": {"amount": i},
                 "prediction": 0.5,
@@ -458,3 +459,14 @@ def test_wsgi_variant_counts_and_samples() -> None:
     assert window.requests.requests == 8 and window.requests.errors == {"http_5xx": 2, "exception": 1}
     assert len(window.samples) == 10 and {s.request_id for s in window.samples} == {f"w{i}" for i in range(5)}
     assert window.samples[0].features["merchant"] == "grocery"
+
+
+def test_log_timestamps_become_sample_times() -> None:
+    from envparity.agent.capture.logtail import _timestamp
+
+    expected = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
+    assert _timestamp("2026-11-23T00:00:00Z") == expected
+    assert _timestamp("2026-11-23T01:00:00+01:00") == expected
+    assert _timestamp("2026-11-23T00:00:00") == expected  # naive: UTC
+    assert _timestamp(expected) == expected
+    assert _timestamp("yesterday") is None and _timestamp(True) is None and _timestamp(None) is None

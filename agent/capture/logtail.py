@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,6 +63,19 @@ def _get(line: dict[str, Any], path: str | None) -> Any:
             return None
         value = value[part]
     return value
+
+
+def _timestamp(value: Any) -> float | None:
+    """Unix seconds from an ISO 8601 text (naive means UTC) or a number of seconds; None when neither."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def _number(value: Any) -> float | None:
@@ -179,6 +193,7 @@ class LogTail:
             latency_s=latency,
             model_version=_get(line, f.model_version),
             error=None if error in (None, "", False) else str(error),
+            ts=_timestamp(_get(line, f.timestamp)),
         )
         self.lines += 1
 
