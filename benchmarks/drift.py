@@ -3,7 +3,7 @@
 Both tools read the same Parquet files. Evidently runs in a virtual environment of
 its own (its pins clash with ours: pandas < 3), made on first use from
 ``benchmarks/evidently-requirements.txt``. Printed: seconds end to end, peak RSS of
-each process (from wait4), the ratios, and the largest difference between
+each process (GNU time, Debian package ``time``), the ratios, and the largest difference between
 envparity's ``evidently`` PSI binning and Evidently's own PSI per feature.
 Then ``envparity check`` on a DuckDB store holding the same volume per environment.
 
@@ -48,19 +48,22 @@ print(json.dumps(values))
 
 
 def run_with_rss(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB, from wait4) and stdout of one child process."""
+    """Wall seconds, peak RSS (MiB) and stdout of one child process.
+
+    The peak comes from GNU time (``/usr/bin/time -f %M``): the rusage of a child of this
+    process would report at least this process's own high-water mark (Linux carries it
+    over fork and exec), and this process holds the generated data.
+    """
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=out, stderr=err, text=True)
         elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(cmd[:4])} failed ({proc.returncode}): {stderr[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, stdout
+    return elapsed, int(stderr.strip().splitlines()[-1]) / 1024, stdout
 
 
 def write_data(workdir: Path, rows: int, features: int) -> tuple[Path, Path]:
