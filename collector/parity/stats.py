@@ -70,11 +70,6 @@ def _finite_sorted(x: np.ndarray) -> np.ndarray:
     return x[np.searchsorted(x, -np.inf, side="right") : np.searchsorted(x, np.inf, side="left")]
 
 
-def quantile_edges(baseline: np.ndarray, bins: int = 10) -> np.ndarray:
-    """Inner edges at the baseline's quantiles; ties collapse edges (heavy ties, fewer bins)."""
-    return _sorted_quantile_edges(np.sort(_finite(baseline)), bins)
-
-
 def _sorted_quantile_edges(finite_sorted: np.ndarray, bins: int = 10) -> np.ndarray:
     if finite_sorted.size == 0:
         return np.array([])
@@ -101,11 +96,6 @@ def _quantile_proportions(bs: np.ndarray, ts: np.ndarray, bins: int = 10) -> tup
     return _sorted_proportions(bs, edges), _sorted_proportions(ts, edges)
 
 
-def psi_quantile(baseline: np.ndarray, target: np.ndarray, bins: int = 10) -> float:
-    """PSI over the baseline's quantile bins (the default binning)."""
-    return psi_from_proportions(*_quantile_proportions(np.sort(_finite(baseline)), np.sort(_finite(target)), bins))
-
-
 def _evidently_fill(p: np.ndarray) -> np.ndarray:
     nonzero = p[p > 0]
     fill = 0.0001 if nonzero.size == 0 or nonzero.min() > 0.0001 else nonzero.min() / 1e6
@@ -128,10 +118,6 @@ def evidently_proportions(baseline: np.ndarray, target: np.ndarray) -> tuple[np.
 def psi_evidently(baseline: np.ndarray, target: np.ndarray) -> float:
     b, t = evidently_proportions(_finite(baseline), _finite(target))
     return float(np.sum((b - t) * np.log(b / t)))
-
-
-def psi(baseline: np.ndarray, target: np.ndarray, binning: Binning = "quantile") -> float:
-    return psi_evidently(baseline, target) if binning == "evidently" else psi_quantile(baseline, target)
 
 
 @dataclass(frozen=True)
@@ -177,21 +163,10 @@ def ks_pvalue(baseline: np.ndarray, target: np.ndarray, d: float) -> float:
     return float(np.clip(special.kolmogorov(np.sqrt(en) * d), 0.0, 1.0))
 
 
-def wasserstein_normalised(baseline: np.ndarray, target: np.ndarray) -> float:
-    """Earth mover's distance divided by the baseline's std (0 when both are the same constant)."""
-    b, t = _finite(baseline), _finite(target)
-    return _normalise(rank_comparison(b, t).wasserstein, float(np.std(b)))
-
-
 def _normalise(w: float, sd: float) -> float:
     if sd > 0:
         return w / sd
     return 0.0 if w == 0 else float("inf")
-
-
-def binned_divergences(baseline: np.ndarray, target: np.ndarray, bins: int = 10) -> tuple[float, float]:
-    """(Jensen-Shannon distance, base 2; KL(target || baseline), nats) over the quantile bins."""
-    return _divergences(*_quantile_proportions(np.sort(_finite(baseline)), np.sort(_finite(target)), bins))
 
 
 def _divergences(pb: np.ndarray, pt: np.ndarray) -> tuple[float, float]:
