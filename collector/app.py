@@ -186,9 +186,9 @@ def create_app(
             return _error(404, missing)
         return parity.evaluate_pair(service, baseline, target, span, end=at).as_dict()
 
-    def _unknown(service: str, *environments: str) -> str | None:
+    def _unknown(service: str, *environments: str, names: dict[str, list[str]] | None = None) -> str | None:
         """A sentence naming the environments without data, or None."""
-        known = store.environment_names().get(service, [])
+        known = (names if names is not None else store.environment_names()).get(service, [])
         missing = [
             e for e in environments if split_environment(e)[0] not in known and not e.startswith(REFERENCE_PREFIX)
         ]
@@ -212,7 +212,7 @@ def create_app(
             if not pairs:
                 return HTMLResponse(f"<!doctype html><p>{escape(service)} has fewer than two environments.</p>", 404)
             baseline, target = baseline or pairs[0].baseline, target or pairs[0].target
-        missing = _unknown(service, baseline, target)
+        missing = _unknown(service, baseline, target, names=choices)
         if missing:
             return HTMLResponse(f"<!doctype html><title>envparity</title><p>{escape(missing)}</p>", 404)
         history = store.evaluations(service, baseline, target, limit=50)

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.snapshot import build_snapshot
-from envparity.agent.wire import Fingerprint, Snapshot
+from envparity.agent.wire import Fingerprint, Outcome, RequestAggregates, Sample, Snapshot
 from envparity.localservers import free_port, wait_for_http  # noqa: F401 (re-exported for tests)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,13 @@ def run_cli(
         env={**os.environ, **(env or {})},
         cwd=cwd or REPO / "tests",
     )
+
+
+def run_check(
+    where: list[str], baseline: str = "production", target: str = "staging", *extra: str, service: str = "fraud"
+) -> subprocess.CompletedProcess:
+    """``envparity check`` of SERVICE from ``where`` (``["--collector", URL]`` or ``["--db", PATH]``)."""
+    return run_cli("check", *where, "--service", service, "--baseline", baseline, "--target", target, *extra)
 
 
 _FINGERPRINT: Fingerprint | None = None
@@ -79,3 +87,45 @@ def post_snapshot(
         body = gzip.compress(body)
         hdrs["Content-Encoding"] = "gzip"
     return httpx.post(f"{url}/v1/snapshots", content=body, headers=hdrs, timeout=30)
+
+
+SHADOW_SAMPLES = 1500
+
+
+def push_environment(url: str, environment: str, shift: float, seed: int, agent: str) -> None:
+    """Two windows of samples for one environment; request ids shared across environments (shadow)."""
+    rng = np.random.default_rng(seed)
+    now = datetime.now(UTC)
+    for seq in range(2):
+        samples = []
+        for i in range(SHADOW_SAMPLES // 2):
+            k = seq * (SHADOW_SAMPLES // 2) + i
+            amount = float(rng.normal(100, 20))
+            samples.append(
+                Sample(
+                    ts=now - timedelta(minutes=5) + timedelta(milliseconds=k),
+                    request_id=f"r{k}",
+                    features={
+                        "amount": amount + shift * 20,
+                        "hour": int(rng.integers(0, 24)),
+                        "merchant": str(rng.choice(["grocery", "fuel"])),
+                    },
+                    prediction=float(rng.random()),
+                    confidence=0.9,
+                    latency_s=0.01,
+                )
+            )
+        snap = make_snapshot(
+            agent_id=agent,
+            sequence=seq,
+            environment=environment,
+            samples=samples,
+            requests=RequestAggregates(requests=SHADOW_SAMPLES // 2),
+            outcomes=[
+                Outcome(request_id=f"r{seq * (SHADOW_SAMPLES // 2) + i}", outcome=int(i % 2)) for i in range(100)
+            ],
+        )
+        snap.header.window_start = now - timedelta(minutes=6)
+        snap.header.window_end = now - timedelta(minutes=1)
+        response = post_snapshot(url, snap)
+        assert response.status_code == 200, response.text

@@ -218,5 +218,7 @@ def test_deploy_prometheus_config_is_valid() -> None:
 def test_grafana_provisioning_points_at_the_dashboards() -> None:
     provider = yaml.safe_load((REPO / "deploy/grafana/provisioning/dashboards/envparity.yml").read_text())
     assert provider["providers"][0]["type"] == "file"
+    # the README tells where to mount dashboards/: the provider must read that folder
+    assert f"`{provider['providers'][0]['options']['path']}`" in (REPO / "README.md").read_text()
     datasource = yaml.safe_load((REPO / "deploy/grafana/provisioning/datasources/envparity.yml").read_text())
     assert datasource["datasources"][0]["type"] == "prometheus"

@@ -10,48 +10,7 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
-from helpers import free_port, make_snapshot, post_snapshot, run_cli
-
-from envparity.agent.wire import Outcome, RequestAggregates, Sample
-
-N = 1500
-
-
-def push_environment(url: str, environment: str, shift: float, seed: int, agent: str) -> None:
-    """Two windows of samples for one environment; request ids shared across environments (shadow)."""
-    rng = np.random.default_rng(seed)
-    now = datetime.now(UTC)
-    for seq in range(2):
-        samples = []
-        for i in range(N // 2):
-            k = seq * (N // 2) + i
-            amount = float(rng.normal(100, 20))
-            samples.append(
-                Sample(
-                    ts=now - timedelta(minutes=5) + timedelta(milliseconds=k),
-                    request_id=f"r{k}",
-                    features={
-                        "amount": amount + shift * 20,
-                        "hour": int(rng.integers(0, 24)),
-                        "merchant": str(rng.choice(["grocery", "fuel"])),
-                    },
-                    prediction=float(rng.random()),
-                    confidence=0.9,
-                    latency_s=0.01,
-                )
-            )
-        snap = make_snapshot(
-            agent_id=agent,
-            sequence=seq,
-            environment=environment,
-            samples=samples,
-            requests=RequestAggregates(requests=N // 2),
-            outcomes=[Outcome(request_id=f"r{seq * (N // 2) + i}", outcome=int(i % 2)) for i in range(100)],
-        )
-        snap.header.window_start = now - timedelta(minutes=6)
-        snap.header.window_end = now - timedelta(minutes=1)
-        response = post_snapshot(url, snap)
-        assert response.status_code == 200, response.text
+from helpers import free_port, push_environment, run_check, run_cli
 
 
 @pytest.fixture
@@ -63,19 +22,7 @@ def drifted(start_collector, store_url):
 
 
 def test_check_gate_names_the_drift(drifted):
-    result = run_cli(
-        "check",
-        "--collector",
-        drifted.url,
-        "--service",
-        "fraud",
-        "--baseline",
-        "production",
-        "--target",
-        "staging",
-        "--format",
-        "json",
-    )
+    result = run_check(["--collector", drifted.url], "production", "staging", "--format", "json")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["status"] == "fail" and 0 <= report["score"] < 100
@@ -85,19 +32,7 @@ def test_check_gate_names_the_drift(drifted):
     assert not any(subject == "hour" for _, _, subject in failing)
     for field in ("layer", "check", "subject", "value", "threshold", "status", "detail"):
         assert field in report["checks"][0]
-    same = run_cli(
-        "check",
-        "--collector",
-        drifted.url,
-        "--service",
-        "fraud",
-        "--baseline",
-        "production",
-        "--target",
-        "production",
-        "--format",
-        "markdown",
-    )
+    same = run_check(["--collector", drifted.url], "production", "production", "--format", "markdown")
     assert same.returncode == 0, same.stdout
     assert same.stdout.startswith("### parity fraud: production -> production: OK")
 
@@ -137,37 +72,17 @@ def test_outcomes_endpoint(drifted):
 
 @pytest.mark.parametrize("store_url", ["duckdb"], indirect=True)
 def test_check_from_a_duckdb_file(drifted, store_url):
-    args = (
-        "check",
-        "--db",
-        store_url.removeprefix("duckdb:///"),
-        "--service",
-        "fraud",
-        "--baseline",
-        "production",
-        "--target",
-        "staging",
-    )
-    locked = run_cli(*args)
+    where = ["--db", store_url.removeprefix("duckdb:///")]
+    locked = run_check(where)
     assert locked.returncode == 2 and "is a collector using it" in locked.stderr
     drifted.kill(signal.SIGTERM)
-    result = run_cli(*args)
+    result = run_check(where)
     assert result.returncode == 1, result.stderr
     assert "amount" in result.stdout and "FAIL" in result.stdout
 
 
 def test_check_exit_2_when_the_collector_is_away():
-    result = run_cli(
-        "check",
-        "--collector",
-        f"http://127.0.0.1:{free_port()}",
-        "--service",
-        "fraud",
-        "--baseline",
-        "a",
-        "--target",
-        "b",
-    )
+    result = run_check(["--collector", f"http://127.0.0.1:{free_port()}"], "a", "b")
     assert result.returncode == 2 and "cannot be reached" in result.stderr
 
 
@@ -246,19 +161,7 @@ def test_reference_upload_is_a_baseline(drifted, tmp_path):
     )
     assert up.returncode == 0, up.stderr
     assert "uploaded 4000 rows" in up.stdout
-    result = run_cli(
-        "check",
-        "--collector",
-        drifted.url,
-        "--service",
-        "fraud",
-        "--baseline",
-        "ref.training",
-        "--target",
-        "staging",
-        "--format",
-        "json",
-    )
+    result = run_check(["--collector", drifted.url], "ref.training", "staging", "--format", "json")
     report = json.loads(result.stdout)
     assert report["baseline"] == "ref.training"
     schema = {c["subject"]: c["value"] for c in report["checks"] if c["check"] == "schema"}

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import make_snapshot, post_snapshot, run_cli
-from test_parity_api import push_environment
+from helpers import make_snapshot, post_snapshot, push_environment, run_check
 
 from envparity.collector.report import distribution_svg, number
 
@@ -83,8 +82,7 @@ def test_report_page_in_chromium(reported, tmp_path: Path) -> None:
 
 
 def test_check_format_html_writes_the_same_page(reported, tmp_path: Path) -> None:
-    pair = [arg for k, v in PAIR.items() for arg in (f"--{k}", v)]
-    out = run_cli("check", "--collector", reported.url, *pair, "--format", "html")
+    out = run_check(["--collector", reported.url], "production", "staging", "--format", "html")
     assert out.returncode == 1, out.stderr
     report = tmp_path / "report.html"
     report.write_text(out.stdout)

@@ -137,6 +137,7 @@ class EnvParityMiddleware:
             agent = Agent.from_env()
         self.app, self.agent, self.config, self.shadow = app, agent, config or CaptureConfig(), shadow
         self._id_header = self.config.request_id_header.lower().encode()
+        self._version_header = self.config.model_version_header.lower().encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and self.shadow is not None:
@@ -228,7 +229,7 @@ class EnvParityMiddleware:
                 request_id=request_id,
                 instances=found,
                 latency_s=latency_s,
-                model_version=_header(scope, self.config.model_version_header.lower().encode()),
+                model_version=_header(scope, self._version_header),
                 error=error,
             )
         except Exception:  # recording must never break serving

@@ -22,6 +22,11 @@ from envparity.agent.capture.middleware import DEFER_PARSE_BYTES, read_later
 log = logging.getLogger("envparity.agent.capture")
 
 
+def _environ_key(header: str) -> str:
+    """Where WSGI puts a request header in the environ."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
 class _CopyingInput:
     """``wsgi.input`` that keeps a copy of what the app reads, up to a limit."""
 
@@ -54,7 +59,8 @@ class EnvParityWSGIMiddleware:
 
             agent = Agent.from_env()
         self.app, self.agent, self.config = app, agent, config or CaptureConfig()
-        self._environ_key = "HTTP_" + self.config.request_id_header.upper().replace("-", "_")
+        self._environ_key = _environ_key(self.config.request_id_header)
+        self._version_key = _environ_key(self.config.model_version_header)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if not self.config.matches(environ.get("PATH_INFO", "")):
@@ -106,13 +112,12 @@ class EnvParityWSGIMiddleware:
                 found = read_later(request, answer, self.config)
                 if len(request or b"") + len(answer or b"") > DEFER_PARSE_BYTES:
                     found = found()
-            header = "HTTP_" + self.config.model_version_header.upper().replace("-", "_")
             self.agent.finish(
                 slot,
                 request_id=request_id,
                 instances=found,
                 latency_s=time.perf_counter() - started,
-                model_version=environ.get(header),
+                model_version=environ.get(self._version_key),
                 error=error,
             )
         except Exception:
