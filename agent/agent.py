@@ -30,12 +30,13 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from envparity.agent.environ import env_number
 from envparity.agent.fingerprint import take_fingerprint
 from envparity.agent.gpu import GpuSampler
 from envparity.agent.metrics import AgentMetrics
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
 from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Recorder, Slot
-from envparity.agent.settings import AgentSettings, env_number
+from envparity.agent.settings import AgentSettings
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.spool import Spool
 from envparity.agent.tracing import PushTracer

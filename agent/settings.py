@@ -14,35 +14,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_state_dir
 
+from envparity.agent.environ import SettingsError, env_number, env_str
 from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.spool import DEFAULT_MAX_BYTES
 
 DEFAULT_COLLECTOR = "http://127.0.0.1:8400"
-
-
-class SettingsError(ValueError):
-    """A missing or malformed agent setting."""
-
-
-def env_str(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value else default
-
-
-def env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
 
 
 def default_spool_dir(service: str, environment: str) -> Path:

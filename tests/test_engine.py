@@ -75,10 +75,17 @@ def test_null_rate_and_range():
     b, t = environment(rng, "b", 5000), environment(rng, "t", 5000)
     t.features["f0"].numeric[:1000] = np.nan
     t.features["f5"].numeric[:600] = 50.0
-    checks = {(c.check, c.subject): c for c in evaluate("svc", b, t, Thresholds()).checks}
+    t.features["merchant"].categories[:400] = [None] * 400
+    result = evaluate("svc", b, t, Thresholds())
+    checks = {(c.check, c.subject): c for c in result.checks}
     assert checks[("null_rate", "f0")].status == "fail" and checks[("null_rate", "f0")].value == pytest.approx(0.2)
+    assert checks[("null_rate", "merchant")].status == "fail"
+    assert checks[("null_rate", "merchant")].value == pytest.approx(0.08)
     assert checks[("range", "f5")].status == "fail"
-    assert checks[("range", "f6")].status == "ok"
+    assert checks[("range", "f6")].status == "ok" and ("range", "merchant") not in checks
+    # the report draws the failing subjects, from the samples sorted for the comparison
+    assert {"f0", "f5", "merchant"} <= set(result.distributions)
+    assert "f6" not in result.distributions
 
 
 def test_categorical_drift_lists_new_categories():

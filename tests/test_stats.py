@@ -8,15 +8,19 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial import distance
 
+from envparity.collector.parity.distributions import numeric_histogram
+from envparity.collector.parity.pvalues import benjamini_hochberg, kolmogorov_sf
 from envparity.collector.parity.stats import (
-    benjamini_hochberg,
+    MAX_EXACT,
     compare_categorical,
     compare_numeric,
+    prepare,
     psi_evidently,
     rank_comparison,
+    sorted_quantiles,
 )
 
 rng = np.random.default_rng(2026)
@@ -66,6 +70,56 @@ def test_ks_above_the_kstwo_size_uses_its_limit(shift):
     assert ours.ks_pvalue == pytest.approx(stats.kstwobign.sf(np.sqrt(en) * ref.statistic), rel=1e-9, abs=1e-300)
     if ref.pvalue > 1e-6:  # the range where decisions are made
         assert ours.ks_pvalue == pytest.approx(ref.pvalue, rel=0.03)
+
+
+@pytest.mark.parametrize("n", [MAX_EXACT * 2, MAX_EXACT * 3 + 12_345])
+def test_ks_and_wasserstein_above_the_exact_size_read_order_statistics(n):
+    """Evenly spaced order statistics: KS within 2 / MAX_EXACT of SciPy on every value, Wasserstein within 1 %."""
+    b, t = rng.normal(size=n), rng.normal(0.02, 1.05, size=n - 999)
+    ours = rank_comparison(b, t)
+    assert ours.ks_statistic == pytest.approx(stats.ks_2samp(b, t).statistic, abs=2 / MAX_EXACT)
+    assert ours.wasserstein == pytest.approx(stats.wasserstein_distance(b, t), rel=0.01)
+
+
+def test_kolmogorov_survival_function_matches_scipy():
+    x = np.concatenate([np.linspace(0.01, 3.5, 400), [0.2, 0.999999, 1.0, 1.000001, 5.0]])
+    ours = np.array([kolmogorov_sf(v) for v in x])
+    np.testing.assert_allclose(ours, special.kolmogorov(x), rtol=1e-12, atol=1e-300)
+    assert kolmogorov_sf(0.0) == 1.0 and kolmogorov_sf(-1.0) == 1.0
+
+
+def test_benjamini_hochberg_matches_scipy():
+    p = np.concatenate([rng.uniform(size=60) ** 4, [0.0, 1.0, 0.5, 0.5]])
+    np.testing.assert_allclose(benjamini_hochberg(p.tolist()), stats.false_discovery_control(p), rtol=1e-15)
+    assert benjamini_hochberg([]) == []
+
+
+def test_sorted_quantiles_equal_numpy():
+    for x in (rng.normal(size=1001), rng.integers(0, 5, size=40).astype(float), np.array([2.0])):
+        q = np.linspace(0, 1, 11)
+        np.testing.assert_allclose(sorted_quantiles(np.sort(x), q), np.quantile(x, q), rtol=1e-15, atol=1e-15)
+
+
+def test_prepare_sorts_in_place_only_when_asked():
+    x = rng.normal(size=100)
+    kept = x.copy()
+    assert np.array_equal(prepare(x).values, np.sort(kept)) and np.array_equal(x, kept)
+    with_nan = np.append(x, np.nan)
+    sample = prepare(with_nan, in_place=True)
+    assert sample.values.size == 100 and sample.n_total == 101 and sample.null_rate == pytest.approx(1 / 101)
+    prepare(x, in_place=True)
+    assert np.array_equal(x, np.sort(kept))
+
+
+def test_report_histogram_equals_numpy_on_clipped_values():
+    b, t = rng.normal(size=3000), np.concatenate([rng.normal(0.5, 1, 2000), [40.0, -40.0]])
+    drawn = numeric_histogram(prepare(b), prepare(t))
+    edges = np.asarray(drawn["edges"])
+    lo, hi = np.percentile(np.concatenate([b, t]), [0.5, 99.5])
+    assert edges[0] == pytest.approx(lo) and edges[-1] == pytest.approx(hi) and len(edges) <= 31
+    for side, x in (("baseline", b), ("target", t)):
+        expected = np.histogram(np.clip(x, lo, hi), bins=edges)[0] / x.size
+        np.testing.assert_allclose(drawn[side], expected, atol=1e-6)
 
 
 def test_ks_and_wasserstein_with_heavy_ties():

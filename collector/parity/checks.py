@@ -12,14 +12,17 @@ chi-square for categories). The p-values are corrected by the caller
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from envparity.agent.wire import RequestAggregates
-from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn, Outcomes, ShadowPairs
-from envparity.collector.parity.fingerprint_diff import DiffItem
+from envparity.collector.parity.dataset import EnvironmentData, Outcomes, ShadowPairs
 from envparity.collector.parity.model import Check, Layer, Status, Thresholds
 from envparity.collector.parity.stats import CategoricalComparison, NumericComparison
+
+if TYPE_CHECKING:  # the wire models are not needed to judge, and cost 0.2 s to import
+    from envparity.agent.wire import RequestAggregates
+    from envparity.collector.parity.fingerprint_diff import DiffItem
 
 
 def _fmt(x: float) -> str:
@@ -119,16 +122,10 @@ def categorical_drift_checks(
 
 
 def quality_checks(
-    subject: str,
-    base: FeatureColumn,
-    target: FeatureColumn,
-    c: NumericComparison | None,
-    t: Thresholds,
-    tests: int = 1,
+    subject: str, c: NumericComparison | CategoricalComparison, t: Thresholds, tests: int = 1
 ) -> list[Check]:
-    nb = 1 - base.present / max(base.n_total, 1)
-    nt = 1 - target.present / max(target.n_total, 1)
-    increase = nt - nb
+    """Null rate of any feature; the range check of a numeric one (``tests``: numeric features compared)."""
+    nb, nt = c.null_rate_baseline, c.null_rate_target
     checks = [
         Check(
             layer="data",
@@ -136,13 +133,23 @@ def quality_checks(
             subject=subject,
             value=nt,
             threshold=t.null_rate_max_increase,
-            status="fail" if increase > t.null_rate_max_increase else "ok",
+            status="fail" if nt - nb > t.null_rate_max_increase else "ok",
             detail=f"missing {nt:.1%} in target vs {nb:.1%} in baseline",
         )
     ]
-    if c is not None:
+    if isinstance(c, NumericComparison):
         checks.append(range_check(subject, c, t, tests))
     return checks
+
+
+def worth_drawing(c: NumericComparison, t: Thresholds) -> bool:
+    """Whether a numeric comparison can end in a warning or failure (the p-value correction only clears)."""
+    return (
+        c.psi >= t.psi_warn
+        or c.wasserstein >= t.wasserstein_warn
+        or c.null_rate_target - c.null_rate_baseline > t.null_rate_max_increase
+        or c.range_violation > t.range_violation_max
+    )
 
 
 def exceedance_pvalue(outside: int, n_target: int, n_baseline: int) -> float:
@@ -151,14 +158,13 @@ def exceedance_pvalue(outside: int, n_target: int, n_baseline: int) -> float:
     The top ``k`` of the pooled sample are all target values with probability
     C(nt, k) / C(nb + nt, k), whatever the (continuous) distribution.
     """
-    from scipy.special import gammaln
-
     if outside <= 0:
         return 1.0
     if outside > n_target:
         return 0.0
     n = n_target + n_baseline
-    log_p = gammaln(n_target + 1) - gammaln(n_target - outside + 1) - gammaln(n + 1) + gammaln(n - outside + 1)
+    lg = math.lgamma
+    log_p = lg(n_target + 1) - lg(n_target - outside + 1) - lg(n + 1) + lg(n - outside + 1)
     return float(math.exp(log_p))
 
 

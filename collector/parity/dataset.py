@@ -8,24 +8,35 @@ aggregates and outcomes joined to predictions. It is read from the store
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from envparity.agent.wire import RequestAggregates
+if TYPE_CHECKING:
+    from envparity.agent.wire import RequestAggregates
 
 Kind = Literal["numeric", "categorical", "mixed", "empty"]
 
 
 @dataclass
 class FeatureColumn:
-    """One feature: numbers (NaN = missing) or categories (None = missing)."""
+    """One feature: numbers (NaN = missing) or categories (None = missing).
+
+    Numbers are either held (``numeric``) or read when the feature is compared
+    (``load``), so that a large file is in memory one column at a time.
+    """
 
     kind: Kind
     numeric: np.ndarray | None = None
     categories: list[str | None] | None = None
     n_total: int = 0
+    load: Callable[[], np.ndarray] | None = None
+
+    def numbers(self) -> np.ndarray | None:
+        """The numbers, held or read now."""
+        return self.numeric if self.numeric is not None or self.load is None else self.load()
 
     @classmethod
     def from_values(cls, nums: np.ndarray, strs: list[str | None], kinds: list[str]) -> FeatureColumn:
@@ -45,14 +56,6 @@ class FeatureColumn:
         if has_num:
             return cls("numeric", numeric=np.asarray(nums, dtype=float), n_total=n)
         return cls("empty", n_total=n)
-
-    @property
-    def present(self) -> int:
-        if self.numeric is not None:
-            return int(np.count_nonzero(~np.isnan(self.numeric)))
-        if self.categories is not None:
-            return sum(c is not None for c in self.categories)
-        return 0
 
 
 @dataclass

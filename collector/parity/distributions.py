@@ -3,8 +3,10 @@
 Numeric subjects share bin edges over both samples (``np.histogram_bin_edges``
 with the ``auto`` rule, at most 30 bins, between the 0.5th and 99.5th
 percentiles of the pooled finite values so that one outlier does not squash the
-picture); categorical ones show the most frequent categories of either side.
-Shares are fractions of each side's present values.
+picture; edges are read from at most ``EDGE_SAMPLE`` evenly spaced order
+statistics per side, the shares from every value); categorical ones show the
+most frequent categories of either side. Shares are fractions of each side's
+present values.
 """
 
 from __future__ import annotations
@@ -14,25 +16,28 @@ from typing import Any
 
 import numpy as np
 
-from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn
+from envparity.collector.parity.dataset import EnvironmentData
+from envparity.collector.parity.stats import SortedSample, order_statistics
 
 MAX_BINS = 30
 MAX_CATEGORIES = 12
 MAX_SUBJECTS = 12
-OUTPUTS = {"prediction": "predictions", "confidence": "confidence"}  # subject -> EnvironmentData attribute
+EDGE_SAMPLE = 50_000
 
 
-def numeric_histogram(base: np.ndarray, target: np.ndarray) -> dict[str, Any] | None:
-    b, t = base[np.isfinite(base)], target[np.isfinite(target)]
-    if not len(b) or not len(t):
+def numeric_histogram(base: SortedSample, target: SortedSample) -> dict[str, Any] | None:
+    """Shares of both sides over shared edges; values beyond the edges count in the outer bins."""
+    b, t = base.finite, target.finite
+    if not b.size or not t.size:
         return None
-    lo, hi = np.percentile(np.concatenate([b, t]), [0.5, 99.5])
+    pooled = np.concatenate([order_statistics(b, EDGE_SAMPLE), order_statistics(t, EDGE_SAMPLE)])
+    lo, hi = np.percentile(pooled, [0.5, 99.5])
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
-    edges = np.histogram_bin_edges(np.concatenate([b, t]), bins="auto", range=(lo, hi))
+    edges = np.histogram_bin_edges(pooled, bins="auto", range=(lo, hi))
     if len(edges) > MAX_BINS + 1:
         edges = np.linspace(lo, hi, MAX_BINS + 1)
-    shares = [np.histogram(np.clip(x, lo, hi), bins=edges)[0] / len(x) for x in (b, t)]
+    shares = [np.diff(np.searchsorted(x, edges[1:-1], side="left"), prepend=0, append=x.size) / x.size for x in (b, t)]
     return {
         "kind": "numeric",
         "edges": [float(e) for e in edges],
@@ -55,25 +60,16 @@ def category_shares(base: list[str | None], target: list[str | None]) -> dict[st
     }
 
 
-def _feature(fb: FeatureColumn, ft: FeatureColumn) -> dict[str, Any] | None:
-    if fb.kind == ft.kind == "numeric":
-        return numeric_histogram(fb.numeric, ft.numeric)  # type: ignore[arg-type]
-    if fb.kind == ft.kind == "categorical":
-        return category_shares(fb.categories, ft.categories)  # type: ignore[arg-type]
-    return None
-
-
-def distributions(base: EnvironmentData, target: EnvironmentData, subjects: list[str]) -> dict[str, dict[str, Any]]:
-    """Binned baseline and target shares of up to ``MAX_SUBJECTS`` subjects (features, prediction, confidence)."""
+def distributions(
+    subjects: list[str], numeric: dict[str, dict[str, Any]], base: EnvironmentData, target: EnvironmentData
+) -> dict[str, dict[str, Any]]:
+    """Binned shares of up to ``MAX_SUBJECTS`` subjects: numeric ones drawn while compared, categories counted here."""
     out = {}
     for subject in subjects[:MAX_SUBJECTS]:
-        if subject in OUTPUTS:
-            vb, vt = getattr(base, OUTPUTS[subject]), getattr(target, OUTPUTS[subject])
-            drawn = numeric_histogram(vb, vt) if vb is not None and vt is not None else None
-        elif subject in base.features and subject in target.features:
-            drawn = _feature(base.features[subject], target.features[subject])
-        else:
-            drawn = None
+        drawn = numeric.get(subject)
+        fb, ft = base.features.get(subject), target.features.get(subject)
+        if drawn is None and fb is not None and ft is not None and fb.kind == ft.kind == "categorical":
+            drawn = category_shares(fb.categories, ft.categories)  # type: ignore[arg-type]
         if drawn is not None:
             out[subject] = drawn
     return out

@@ -13,25 +13,30 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from envparity.collector.parity import checks as C
 from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn, ShadowPairs
-from envparity.collector.parity.distributions import distributions
-from envparity.collector.parity.fingerprint_diff import DiffItem
+from envparity.collector.parity.distributions import distributions, numeric_histogram
 from envparity.collector.parity.model import LAYERS, STATUS_ORDER, Check, Layer, Thresholds, overall_status
+from envparity.collector.parity.pvalues import benjamini_hochberg
 from envparity.collector.parity.stats import (
-    Binning,
     CategoricalComparison,
     NumericComparison,
-    benjamini_hochberg,
     compare_categorical,
-    compare_numeric,
+    compare_sorted,
+    prepare,
 )
+
+if TYPE_CHECKING:  # fingerprint items come from the store; files have none
+    from envparity.collector.parity.fingerprint_diff import DiffItem
 
 WORKERS = min(8, os.cpu_count() or 1)
 PARALLEL_MIN_VALUES = 1_000_000  # feature values (both sides) from which features are compared on threads
@@ -74,12 +79,13 @@ class Evaluation:
 
 
 @dataclass
-class _Pending:
+class _Compared:
     """A distribution comparison whose checks wait for the corrected p-value."""
 
     layer: Layer
     subject: str
     comparison: NumericComparison | CategoricalComparison
+    drawn: dict | None = None  # binned shares for the report, when the comparison may warn or fail
 
     @property
     def pvalue(self) -> float:
@@ -87,60 +93,61 @@ class _Pending:
         return c.ks_pvalue if isinstance(c, NumericComparison) else c.chi2_pvalue
 
 
-def _compare_one(fb: FeatureColumn, ft: FeatureColumn, binning: Binning) -> NumericComparison | CategoricalComparison:
+def _compare_numbers(
+    layer: Layer, subject: str, vb: np.ndarray, vt: np.ndarray, t: Thresholds, owned: bool = False
+) -> _Compared:
+    """``owned``: the arrays were read for this comparison alone and may be sorted in place."""
+    b, tt = prepare(vb, in_place=owned), prepare(vt, in_place=owned)
+    c = compare_sorted(b, tt, t.psi_binning)
+    return _Compared(layer, subject, c, numeric_histogram(b, tt) if C.worth_drawing(c, t) else None)
+
+
+def _compare_feature(name: str, fb: FeatureColumn, ft: FeatureColumn, t: Thresholds) -> _Compared:
     if fb.kind == "numeric":
-        return compare_numeric(fb.numeric, ft.numeric, binning)  # type: ignore[arg-type]
-    return compare_categorical(fb.categories, ft.categories, binning)  # type: ignore[arg-type]
+        owned = fb.numeric is None and ft.numeric is None  # both read now
+        return _compare_numbers("data", name, fb.numbers(), ft.numbers(), t, owned)  # type: ignore[arg-type]
+    return _Compared("data", name, compare_categorical(fb.categories, ft.categories, t.psi_binning))  # type: ignore[arg-type]
 
 
-def _compare_features(
-    base: EnvironmentData, target: EnvironmentData, t: Thresholds, pending: list[_Pending], out: list[Check]
-) -> dict[str, NumericComparison]:
-    """Every feature present on both sides, compared on a thread per CPU (NumPy's sorts release the GIL)."""
-    names = []
+def _comparisons(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[_Compared]:
+    """Every feature present on both sides with one kind, then prediction and confidence.
+
+    Large inputs are compared on a thread per CPU (NumPy's sorts and the file reads release the GIL);
+    small ones in turn, where the work is Python overhead that threads cannot share.
+    """
+    tasks: list[Callable[[], _Compared]] = []
+    values = 0
     for name in sorted(base.features.keys() & target.features.keys()):
         fb, ft = base.features[name], target.features[name]
-        if fb.kind != ft.kind or fb.kind in ("mixed", "empty"):
-            continue
-        if min(fb.present, ft.present) < t.min_samples:
-            out.append(C.insufficient("data", name, fb.present, ft.present, t))
-            continue
-        names.append(name)
-
-    def one(n: str) -> NumericComparison | CategoricalComparison:
-        return _compare_one(base.features[n], target.features[n], t.psi_binning)
-
-    values = sum(base.features[n].n_total + target.features[n].n_total for n in names)
-    if values < PARALLEL_MIN_VALUES:  # small windows: the work is Python overhead, which threads cannot share
-        compared = [one(n) for n in names]
-    else:
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            compared = list(pool.map(one, names))
-    numeric = {}
-    for name, cmp in zip(names, compared, strict=True):
-        if isinstance(cmp, NumericComparison):
-            numeric[name] = cmp
-        pending.append(_Pending("data", name, cmp))
-    return numeric
-
-
-def _compare_predictions(
-    base: EnvironmentData, target: EnvironmentData, t: Thresholds, pending: list[_Pending], out: list[Check]
-) -> None:
+        if fb.kind == ft.kind and fb.kind in ("numeric", "categorical"):
+            tasks.append(partial(_compare_feature, name, fb, ft, t))
+            values += fb.n_total + ft.n_total
     for subject, attribute in (("prediction", "predictions"), ("confidence", "confidence")):
         vb, vt = getattr(base, attribute), getattr(target, attribute)
-        if vb is None or vt is None:
-            continue
-        nb, nt = int(np.count_nonzero(~np.isnan(vb))), int(np.count_nonzero(~np.isnan(vt)))
-        if nb == 0 and nt == 0:
+        if vb is not None and vt is not None:
+            tasks.append(partial(_compare_numbers, "prediction", subject, vb, vt, t))
+            values += vb.size + vt.size
+    if values < PARALLEL_MIN_VALUES:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(lambda task: task(), tasks))
+
+
+def _judged(compared: list[_Compared], t: Thresholds, out: list[Check]) -> list[_Compared]:
+    """The comparisons with enough samples on both sides; the others become ``insufficient_data`` checks."""
+    judged = []
+    for item in compared:
+        nb, nt = item.comparison.n_baseline, item.comparison.n_target
+        if item.layer == "prediction" and nb == nt == 0:  # not recorded on either side
             continue
         if min(nb, nt) < t.min_samples:
-            out.append(C.insufficient("prediction", subject, nb, nt, t))
+            out.append(C.insufficient(item.layer, item.subject, nb, nt, t))
             continue
-        pending.append(_Pending("prediction", subject, compare_numeric(vb, vt, t.psi_binning)))
+        judged.append(item)
+    return judged
 
 
-def _resolve(pending: list[_Pending], t: Thresholds) -> list[Check]:
+def _resolve(pending: list[_Compared], t: Thresholds) -> list[Check]:
     qs = benjamini_hochberg([p.pvalue for p in pending])
     out = []
     for item, q in zip(pending, qs, strict=True):
@@ -201,20 +208,21 @@ def evaluate(
     t = thresholds
     checks = C.infrastructure_checks(base, target, t) if (base.requests or target.requests) else []
     checks += C.gpu_checks(base, target, t)
-    pending: list[_Pending] = []
-    numeric = _compare_features(base, target, t, pending, checks)
-    _compare_predictions(base, target, t, pending, checks)
-    checks += _resolve(pending, t)
+    judged = _judged(_comparisons(base, target, t), t, checks)
+    checks += _resolve(judged, t)
     checks += C.schema_checks(base, target)
-    for name, comparison in numeric.items():
-        checks += C.quality_checks(name, base.features[name], target.features[name], comparison, t, len(numeric))
+    features = [item for item in judged if item.layer == "data"]
+    tests = sum(isinstance(item.comparison, NumericComparison) for item in features)
+    for item in features:
+        checks += C.quality_checks(item.subject, item.comparison, t, tests)
     checks += C.shadow_checks(shadow, t)
     checks += C.outcome_checks(base, target, t)
     checks += C.fingerprint_checks(fingerprint_items or [])
     checks.sort(key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer), c.subject, c.check))
     scores = layer_scores(checks)
     drifting = [c.subject for c in checks if c.layer in ("data", "prediction") and c.status in ("fail", "warn")]
-    drawn = distributions(base, target, list(dict.fromkeys(drifting)))
+    numeric = {item.subject: item.drawn for item in judged if item.drawn is not None}
+    drawn = distributions(list(dict.fromkeys(drifting)), numeric, base, target)
     return Evaluation(
         service=service,
         baseline=base.name,

@@ -12,17 +12,20 @@ PSI binning modes:
   get 0.0001, or ``min_nonzero / 1e6`` when the smallest non-zero proportion is at
   most 0.0001. PSI = sum((b - t) * ln(b / t)).
 
-Above ``MAX_EXACT`` (200,000) values per side, the rank statistics (KS, Wasserstein)
-use a seeded uniform subsample of that size: their decisions do not change at that
-size, and the cost stays flat. PSI, Jensen-Shannon, KL, means, stds, null rates and
-range checks always use every value: each side is sorted once, and the bins are
-counted by binary search of the edges in the sorted values.
+Each side is sorted once (``prepare``); every statistic reads the sorted values:
+bins are counted by binary search of the edges, quantiles and ranges are read off
+the ends. PSI, Jensen-Shannon, KL, means, stds, null rates and range checks use
+every value. Above ``MAX_EXACT`` (200,000) values per side the rank statistics
+(KS, Wasserstein) read ``MAX_EXACT`` evenly spaced order statistics of each side:
+their empirical CDF is within 1/``MAX_EXACT`` of the full one everywhere, so the KS
+statistic moves by at most 2/``MAX_EXACT`` (1e-5), deterministically.
 
 KS p-values: SciPy's ``ks_2samp`` (exact) up to ``EXACT_KS_MAX`` values per side;
 the Kolmogorov distribution ``kstwo.sf(D, en)`` (what ``ks_2samp(method="asymp")``
 uses) up to an effective size en = mn/(m+n) of ``KSTWO_MAX_EN`` (10,000); above
-that its limit, ``kolmogorov(sqrt(en) D)`` (``kstwobign``): ``kstwo`` costs 160 ms
-per call at en = 100,000 and the two differ by less than 2.5 % in the p-value there.
+that its limit, the Kolmogorov distribution of sqrt(en) D (``pvalues.kolmogorov_sf``):
+``kstwo`` costs 160 ms per call at en = 100,000 and the two differ by less than
+2.5 % in the p-value there.
 
 Missing values (NaN) are not part of any distribution; they are counted by the
 null rate. Infinite values are kept by the ranks (KS) and the range check, but
@@ -35,11 +38,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy import special
-from scipy import stats as sstats
+
+from envparity.collector.parity.pvalues import chi2_homogeneity, kolmogorov_sf, ks_exact_pvalue, kstwo_sf
 
 EPS = 1e-4
 MAX_EXACT = 200_000
@@ -48,33 +52,79 @@ KSTWO_MAX_EN = 10_000
 Binning = Literal["quantile", "evidently"]
 
 
-def subsample(x: np.ndarray, limit: int = MAX_EXACT, seed: int = 0) -> np.ndarray:
-    """At most ``limit`` values, drawn uniformly without replacement with a fixed seed."""
-    if x.size <= limit:
-        return x
-    return np.random.default_rng(seed).choice(x, size=limit, replace=False)
+@dataclass(frozen=True)
+class SortedSample:
+    """One side's present values (NaN removed), sorted once; infinities sit at the ends."""
+
+    values: np.ndarray
+    n_total: int  # values including the missing ones
+
+    @property
+    def finite(self) -> np.ndarray:
+        """The finite values: a view."""
+        x = self.values
+        return x[np.searchsorted(x, -np.inf, side="right") : np.searchsorted(x, np.inf, side="left")]
+
+    @property
+    def null_rate(self) -> float:
+        return 1 - self.values.size / max(self.n_total, 1)
 
 
-def _finite(x: np.ndarray) -> np.ndarray:
-    return x[np.isfinite(x)]
-
-
-def _present(x: np.ndarray) -> np.ndarray:
-    """The values that are not NaN (the array itself, not a copy, when none is)."""
+def prepare(x: np.ndarray, in_place: bool = False) -> SortedSample:
+    """A column of numbers (NaN = missing) as a ``SortedSample``; ``in_place`` sorts ``x`` itself (saves a copy)."""
+    x = np.asarray(x, dtype=float)
     missing = np.isnan(x)
-    return x[~missing] if missing.any() else x
+    if missing.any():
+        present, in_place = x[~missing], True  # already a copy
+    else:
+        present = x
+    if in_place and present.flags.writeable:
+        present.sort()
+        return SortedSample(present, int(x.size))
+    return SortedSample(np.sort(present), int(x.size))
 
 
-def _finite_sorted(x: np.ndarray) -> np.ndarray:
-    """The finite values of a sorted array without NaN: a view (infinities sit at the ends)."""
-    return x[np.searchsorted(x, -np.inf, side="right") : np.searchsorted(x, np.inf, side="left")]
+def order_statistics(sorted_values: np.ndarray, limit: int = MAX_EXACT) -> np.ndarray:
+    """At most ``limit`` evenly spaced order statistics (the mid-points of equal rank blocks) of sorted values."""
+    n = sorted_values.size
+    if n <= limit:
+        return sorted_values
+    if n % limit == 0:  # blocks of equal length: a strided view
+        step = n // limit
+        return sorted_values[step // 2 :: step]
+    return sorted_values[_mid_ranks(n, limit)]
+
+
+@lru_cache(maxsize=16)
+def _mid_ranks(n: int, limit: int) -> np.ndarray:
+    return ((np.arange(limit) + 0.5) * (n / limit)).astype(np.intp)
+
+
+def _moments(x: np.ndarray) -> tuple[float, float]:
+    """Mean and population std, as ``np.mean`` and ``np.std`` give them, in two passes instead of four."""
+    mean = float(np.mean(x))
+    centred = x - mean
+    return mean, float(np.sqrt(np.dot(centred, centred) / x.size))
+
+
+def _distinct(sorted_values: np.ndarray) -> np.ndarray:
+    if sorted_values.size == 0:
+        return sorted_values
+    return sorted_values[np.concatenate(([True], sorted_values[1:] != sorted_values[:-1]))]
+
+
+def sorted_quantiles(sorted_values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(values, q)`` (its default, linear method) read off sorted values without selecting again."""
+    h = (sorted_values.size - 1) * q
+    lo = np.floor(h).astype(np.intp)
+    below, above = sorted_values[lo], sorted_values[np.minimum(lo + 1, sorted_values.size - 1)]
+    return below + (h - lo) * (above - below)
 
 
 def _sorted_quantile_edges(finite_sorted: np.ndarray, bins: int = 10) -> np.ndarray:
     if finite_sorted.size == 0:
         return np.array([])
-    # numpy's default (linear) quantile; on sorted values it is a partition of sorted data, which is cheap
-    return np.unique(np.quantile(finite_sorted, np.linspace(0, 1, bins + 1)[1:-1]))
+    return _distinct(sorted_quantiles(finite_sorted, np.linspace(0, 1, bins + 1)[1:-1]))
 
 
 def _sorted_proportions(finite_sorted: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
@@ -102,22 +152,33 @@ def _evidently_fill(p: np.ndarray) -> np.ndarray:
     return np.where(p == 0, fill, p)
 
 
-def evidently_proportions(baseline: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Binned proportions exactly as Evidently computes them for PSI."""
-    if np.unique(baseline).size > 20:
-        edges = np.histogram_bin_edges(np.concatenate([baseline, target]), bins="sturges")
-        b = np.histogram(baseline, edges)[0] / baseline.size
-        t = np.histogram(target, edges)[0] / target.size
+def _histogram_of_sorted(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """What ``np.histogram(values, edges)[0]`` counts (half-open bins, the last one closed), by binary search."""
+    cuts = np.searchsorted(sorted_values, edges, side="left")
+    cuts[-1] = np.searchsorted(sorted_values, edges[-1], side="right")
+    return np.diff(cuts)
+
+
+def _evidently_proportions(b: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Binned proportions exactly as Evidently computes them for PSI, from finite sorted values."""
+    if np.count_nonzero(b[1:] != b[:-1]) >= 20:  # more than 20 distinct values
+        edges = np.histogram_bin_edges(np.concatenate([b, t]), bins="sturges")
+        cb, ct = _histogram_of_sorted(b, edges), _histogram_of_sorted(t, edges)
     else:
-        values = np.union1d(np.unique(baseline), np.unique(target))
-        b = np.array([(baseline == v).sum() for v in values]) / baseline.size
-        t = np.array([(target == v).sum() for v in values]) / target.size
-    return _evidently_fill(b), _evidently_fill(t)
+        values = np.union1d(_distinct(b), _distinct(t))
+        cb, ct = (np.searchsorted(x, values, "right") - np.searchsorted(x, values, "left") for x in (b, t))
+    return cb / b.size, ct / t.size
+
+
+def _psi_evidently(pb: np.ndarray, pt: np.ndarray) -> float:
+    """Evidently's PSI of two share vectors: its zero-fill, then sum((b - t) * ln(b / t))."""
+    b, t = _evidently_fill(pb), _evidently_fill(pt)
+    return float(np.sum((b - t) * np.log(b / t)))
 
 
 def psi_evidently(baseline: np.ndarray, target: np.ndarray) -> float:
-    b, t = evidently_proportions(_finite(baseline), _finite(target))
-    return float(np.sum((b - t) * np.log(b / t)))
+    """Evidently's PSI of two samples (any order)."""
+    return _psi_evidently(*_evidently_proportions(prepare(baseline).finite, prepare(target).finite))
 
 
 @dataclass(frozen=True)
@@ -127,40 +188,50 @@ class RankComparison:
     wasserstein: float  # not normalised
 
 
-def rank_comparison(baseline: np.ndarray, target: np.ndarray) -> RankComparison:
-    """KS statistic and p-value and the Wasserstein-1 distance from one merge of the two samples.
+def _merged_cdfs(b: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    """KS statistic and Wasserstein-1 distance of two sorted samples, from one merge.
 
     Both empirical CDFs are evaluated at every distinct value of the pooled sample
-    (a stable sort of two sorted runs, then cumulative sums): D = max |F_b - F_t|,
-    W1 = integral of |F_b - F_t| (infinite values are left out of W1). The p-value
-    comes from ``ks_pvalue``.
+    (a stable sort of two sorted runs is a merge, then one cumulative sum):
+    D = max |F_b - F_t|, W1 = integral of |F_b - F_t| (infinite values are left out of W1).
     """
-    nb, nt = baseline.size, target.size
-    pooled = np.concatenate([np.sort(baseline), np.sort(target)])
+    nb, nt = b.size, t.size
+    pooled = np.concatenate([b, t])
     order = np.argsort(pooled, kind="stable")
     values = pooled[order]
-    from_b = order < nb
-    cdf_b = np.cumsum(from_b) / nb
-    cdf_t = np.cumsum(~from_b) / nt
-    last_of_value = np.append(values[1:] != values[:-1], True)
-    gaps = np.abs(cdf_b - cdf_t)
-    d = float(gaps[last_of_value].max())
+    # F_b - F_t after each pooled value: (b seen) / nb - (position - b seen) / nt, computed in place
+    gaps = np.cumsum(order < nb, dtype=np.int32) * (1 / nb + 1 / nt)  # int32: NumPy's fast cumulative sum of bools
+    gaps -= np.arange(1, nb + nt + 1, dtype=np.float64) / nt
+    np.abs(gaps, out=gaps)
     with np.errstate(invalid="ignore"):  # inf - inf between equal infinities
         widths = np.diff(values)
+    if np.isfinite(widths).all() and widths.all():  # no infinities, no ties: every position ends a value
+        return float(gaps.max()), float(np.dot(gaps[:-1], widths))
+    last_of_value = np.append(values[1:] != values[:-1], True)
     finite = np.isfinite(widths)
-    w1 = float(np.sum(gaps[:-1][finite] * widths[finite]))
-    return RankComparison(d, ks_pvalue(baseline, target, d), w1)
+    return float(gaps[last_of_value].max()), float(np.dot(gaps[:-1][finite], widths[finite]))
+
+
+def _sorted_ranks(b: np.ndarray, t: np.ndarray) -> RankComparison:
+    """KS (statistic, p-value) and Wasserstein-1 of two sorted samples (order statistics above ``MAX_EXACT``)."""
+    d, w1 = _merged_cdfs(order_statistics(b), order_statistics(t))
+    return RankComparison(d, ks_pvalue(b, t, d), w1)
+
+
+def rank_comparison(baseline: np.ndarray, target: np.ndarray) -> RankComparison:
+    """KS statistic and p-value and the Wasserstein-1 distance of two samples (any order, NaN = missing)."""
+    return _sorted_ranks(prepare(baseline).values, prepare(target).values)
 
 
 def ks_pvalue(baseline: np.ndarray, target: np.ndarray, d: float) -> float:
     """Two-sided KS p-value of statistic ``d`` (exact, Kolmogorov, or its limit: see the module docstring)."""
     nb, nt = baseline.size, target.size
     if max(nb, nt) <= EXACT_KS_MAX:
-        return float(sstats.ks_2samp(baseline, target).pvalue)
+        return ks_exact_pvalue(baseline, target)
     en = np.round(nb * nt / (nb + nt))
     if en <= KSTWO_MAX_EN:
-        return float(np.clip(sstats.kstwo.sf(d, en), 0.0, 1.0))
-    return float(np.clip(special.kolmogorov(np.sqrt(en) * d), 0.0, 1.0))
+        return float(np.clip(kstwo_sf(d, en), 0.0, 1.0))
+    return float(np.clip(kolmogorov_sf(np.sqrt(en) * d), 0.0, 1.0))
 
 
 def _normalise(w: float, sd: float) -> float:
@@ -169,17 +240,18 @@ def _normalise(w: float, sd: float) -> float:
     return 0.0 if w == 0 else float("inf")
 
 
-def _divergences(pb: np.ndarray, pt: np.ndarray) -> tuple[float, float]:
-    """What ``jensenshannon(b, t, base=2)`` and ``entropy(t, b)`` give, from ``rel_entr`` directly.
+def _rel_entr_sum(x: np.ndarray, y: np.ndarray) -> float:
+    """sum(x * ln(x / y)) for strictly positive x and y (SciPy's ``rel_entr`` there)."""
+    return float(np.sum(x * np.log(x / y)))
 
-    SciPy's wrappers normalise and validate their input on every call, which costs more
-    than the statistic over ten bins; the proportions here are already normalised sums.
-    """
+
+def _divergences(pb: np.ndarray, pt: np.ndarray) -> tuple[float, float]:
+    """What ``jensenshannon(b, t, base=2)`` and ``entropy(t, b)`` give on the floored, normalised shares."""
     b, t = np.maximum(pb, EPS), np.maximum(pt, EPS)
     b, t = b / b.sum(), t / t.sum()
     m = (b + t) / 2
-    js = np.sqrt(max(0.0, float(np.sum(special.rel_entr(b, m)) + np.sum(special.rel_entr(t, m))) / 2) / np.log(2))
-    return float(js), float(np.sum(special.rel_entr(t, b)))
+    js = np.sqrt(max(0.0, (_rel_entr_sum(b, m) + _rel_entr_sum(t, m)) / 2) / np.log(2))
+    return float(js), _rel_entr_sum(t, b)
 
 
 @dataclass(frozen=True)
@@ -209,9 +281,12 @@ def _safe_ratio(a: float, b: float) -> float:
 
 def compare_numeric(baseline: np.ndarray, target: np.ndarray, binning: Binning = "quantile") -> NumericComparison:
     """Every numeric statistic at once. NaN means missing; callers check the counts first."""
-    baseline = np.asarray(baseline, dtype=float)
-    target = np.asarray(target, dtype=float)
-    b, t = _present(baseline), _present(target)
+    return compare_sorted(prepare(baseline), prepare(target), binning)
+
+
+def compare_sorted(base: SortedSample, target: SortedSample, binning: Binning = "quantile") -> NumericComparison:
+    """Every numeric statistic of two prepared samples."""
+    b, t = base.values, target.values
     if b.size == 0 or t.size == 0:  # nothing to compare: neutral values, the counts tell why
         return NumericComparison(
             n_baseline=int(b.size),
@@ -224,35 +299,32 @@ def compare_numeric(baseline: np.ndarray, target: np.ndarray, binning: Binning =
             kl_divergence=0.0,
             mean_shift=0.0,
             std_ratio=1.0,
-            null_rate_baseline=1 - b.size / max(baseline.size, 1),
-            null_rate_target=1 - t.size / max(target.size, 1),
+            null_rate_baseline=base.null_rate,
+            null_rate_target=target.null_rate,
             range_violation=0.0,
         )
-    bs, ts = subsample(b, seed=1), subsample(t, seed=2)
-    ranks = rank_comparison(bs, ts)
-    b_sorted, t_sorted = np.sort(b), np.sort(t)  # once: quantiles, bins, range and moments read these
-    bf, tf = _finite_sorted(b_sorted), _finite_sorted(t_sorted)
-    sd = float(np.std(bf)) if bf.size else 0.0
-    mean_shift = _safe_ratio(float(np.mean(tf) - np.mean(bf)), sd) if bf.size and tf.size else 0.0
+    ranks = _sorted_ranks(b, t)
+    bf, tf = base.finite, target.finite
+    (mean_b, sd), (mean_t, sd_t) = (_moments(x) if x.size else (0.0, 0.0) for x in (bf, tf))
+    mean_shift = _safe_ratio(mean_t - mean_b, sd) if bf.size and tf.size else 0.0
     pb, pt = _quantile_proportions(bf, tf)
     js, kl = _divergences(pb, pt)
-    value = psi_from_proportions(pb, pt) if binning == "quantile" else psi_evidently(bf, tf)
-    lo, hi = float(b_sorted[0]), float(b_sorted[-1])
-    n_below = int(np.searchsorted(t_sorted, lo, side="left"))
-    n_above = int(t_sorted.size - np.searchsorted(t_sorted, hi, side="right"))
+    value = psi_from_proportions(pb, pt) if binning == "quantile" else _psi_evidently(*_evidently_proportions(bf, tf))
+    n_below = int(np.searchsorted(t, b[0], side="left"))
+    n_above = int(t.size - np.searchsorted(t, b[-1], side="right"))
     return NumericComparison(
         n_baseline=int(b.size),
         n_target=int(t.size),
         psi=value,
         ks_statistic=ranks.ks_statistic,
         ks_pvalue=ranks.ks_pvalue,
-        wasserstein=_normalise(ranks.wasserstein, float(np.std(_finite(bs)))),
+        wasserstein=_normalise(ranks.wasserstein, sd),
         js_distance=js,
         kl_divergence=kl,
         mean_shift=mean_shift,
-        std_ratio=_safe_ratio(float(np.std(tf)), sd),
-        null_rate_baseline=1 - b.size / max(baseline.size, 1),
-        null_rate_target=1 - t.size / max(target.size, 1),
+        std_ratio=_safe_ratio(sd_t, sd),
+        null_rate_baseline=base.null_rate,
+        null_rate_target=target.null_rate,
         range_violation=(n_below + n_above) / t.size,
         n_below=n_below,
         n_above=n_above,
@@ -285,17 +357,9 @@ def compare_categorical(
     nb, nt = sum(cb.values()), sum(ct.values())
     cats = sorted(cb.keys() | ct.keys())
     table = np.array([[cb[c] for c in cats], [ct[c] for c in cats]], dtype=float)
-    if len(cats) < 2 or nb == 0 or nt == 0:
-        chi2, p = 0.0, 1.0
-    else:
-        result = sstats.chi2_contingency(table, correction=False)
-        chi2, p = float(result.statistic), float(result.pvalue)
+    chi2, p = (0.0, 1.0) if len(cats) < 2 or nb == 0 or nt == 0 else chi2_homogeneity(table)
     pb, pt = table[0] / max(nb, 1), table[1] / max(nt, 1)
-    if binning == "evidently":
-        fb, ft = _evidently_fill(pb), _evidently_fill(pt)
-        value = float(np.sum((fb - ft) * np.log(fb / ft)))
-    else:
-        value = psi_from_proportions(pb, pt)
+    value = _psi_evidently(pb, pt) if binning == "evidently" else psi_from_proportions(pb, pt)
     return CategoricalComparison(
         n_baseline=nb,
         n_target=nt,
@@ -307,10 +371,3 @@ def compare_categorical(
         null_rate_baseline=1 - nb / max(len(baseline), 1),
         null_rate_target=1 - nt / max(len(target), 1),
     )
-
-
-def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
-    """Benjamini-Hochberg adjusted p-values (step-up, monotone, capped at 1)."""
-    if not pvalues:
-        return []
-    return [float(v) for v in sstats.false_discovery_control(np.asarray(pvalues, dtype=float), method="bh")]

@@ -9,12 +9,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envparity.agent.settings import AgentSettings, env_number
+from envparity.agent.environ import env_number
 from envparity.cli.exits import EXIT_DEAD_LETTERED, EXIT_OK, EXIT_SPOOLED
 from envparity.cli.sources import add_source_options, sources_from_args
 
 if TYPE_CHECKING:
     from envparity.agent.agent import Agent
+    from envparity.agent.settings import AgentSettings
 
 log = logging.getLogger("envparity.agent")
 
@@ -52,6 +53,8 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> AgentSettings:
+    from envparity.agent.settings import AgentSettings
+
     return AgentSettings.from_env(
         service=args.service,
         environment=args.environment,

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from envparity.agent.settings import env_number, env_str
+from envparity.agent.environ import env_number, env_str
 
 
 def register(sub: argparse._SubParsersAction) -> None:

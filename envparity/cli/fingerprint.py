@@ -5,20 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from envparity.agent.fingerprint import take_fingerprint
-from envparity.agent.wire import Fingerprint
 from envparity.cli.exits import EXIT_FAIL, EXIT_OK
 from envparity.cli.sources import add_source_options, sources_from_args
-from envparity.collector.parity.fingerprint_diff import (
-    DiffItem,
-    diff_fingerprints,
-    diff_status,
-    load_rules,
-)
-from envparity.collector.tables import markdown_table, text_table
+
+if TYPE_CHECKING:  # the fingerprint and diff modules are imported by the commands that use them
+    from envparity.agent.wire import Fingerprint
+    from envparity.collector.parity.fingerprint_diff import DiffItem
 
 DIFF_COLUMNS = ("severity", "dimension", "change", "key", "baseline", "target")
 
@@ -39,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from envparity.agent.fingerprint import take_fingerprint
+    from envparity.collector.tables import text_table
+
     fp = take_fingerprint(sources_from_args(args))
     if args.format == "json":
         print(fp.model_dump_json(indent=2))
@@ -62,6 +59,10 @@ def _show(args: argparse.Namespace) -> int:
 
 def load_fingerprint(path: Path) -> Fingerprint:
     """A fingerprint from a JSON file (as ``fingerprint show`` writes it)."""
+    from pydantic import ValidationError
+
+    from envparity.agent.wire import Fingerprint
+
     try:
         return Fingerprint.model_validate_json(path.read_bytes())
     except FileNotFoundError:
@@ -71,6 +72,9 @@ def load_fingerprint(path: Path) -> Fingerprint:
 
 
 def render_diff(items: list[DiffItem], fmt: str, title: str) -> str:
+    from envparity.collector.parity.fingerprint_diff import diff_status
+    from envparity.collector.tables import markdown_table, text_table
+
     status = diff_status(items)
     if fmt == "json":
         return json.dumps({"status": status, "items": [i.as_dict() for i in items]}, indent=2)
@@ -83,6 +87,8 @@ def render_diff(items: list[DiffItem], fmt: str, title: str) -> str:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status, load_rules
+
     rules = load_rules(args.rules)
     baseline, target = load_fingerprint(args.baseline), load_fingerprint(args.target)
     items = diff_fingerprints(baseline, target, rules)

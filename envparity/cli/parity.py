@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from envparity.agent.settings import env_str
+from envparity.agent.environ import env_str
 from envparity.cli.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
 
 FORMATS = ("table", "json", "markdown", "html")
@@ -74,6 +72,8 @@ def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool, history: list[dic
 
 
 def _get(args: argparse.Namespace, path: str, params: dict[str, str]) -> dict[str, Any]:
+    import httpx
+
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
         response = httpx.get(f"{args.collector.rstrip('/')}{path}", params=params, headers=headers, timeout=120)
@@ -147,13 +147,15 @@ def _plain_numbers(values: Any) -> list[float | None]:
 
 
 def _upload(args: argparse.Namespace) -> int:
+    import httpx
+
     from envparity.agent.snapshot import build_snapshot
     from envparity.agent.wire import Sample
     from envparity.collector.parity.file_reader import read_file
 
     data = read_file(args.file, prediction=args.prediction)
     columns = {
-        name: _plain_numbers(col.numeric) if col.numeric is not None else list(col.categories or [])
+        name: _plain_numbers(col.numbers()) if col.kind == "numeric" else list(col.categories or [])
         for name, col in data.features.items()
     }
     predictions = _plain_numbers(data.predictions) if data.predictions is not None else None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from envparity.agent.fingerprint import FingerprintSources
+if TYPE_CHECKING:
+    from envparity.agent.fingerprint import FingerprintSources
 
 
 def _named_path(text: str, option: str, require_name: bool = False) -> tuple[str, Path]:
@@ -61,6 +63,8 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 
 def sources_from_args(args: argparse.Namespace) -> FingerprintSources:
+    from envparity.agent.fingerprint import FingerprintSources
+
     return FingerprintSources(
         packages_from=args.packages_from,
         image=args.image,
