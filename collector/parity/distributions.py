@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from envparity.collector.parity.dataset import EnvironmentData
-from envparity.collector.parity.stats import SortedSample, order_statistics
+from envparity.collector.parity.stats import SortedSample, bin_counts, order_statistics
 
 MAX_BINS = 30
 MAX_CATEGORIES = 12
@@ -37,7 +37,7 @@ def numeric_histogram(base: SortedSample, target: SortedSample) -> dict[str, Any
     edges = np.histogram_bin_edges(pooled, bins="auto", range=(lo, hi))
     if len(edges) > MAX_BINS + 1:
         edges = np.linspace(lo, hi, MAX_BINS + 1)
-    shares = [np.diff(np.searchsorted(x, edges[1:-1], side="left"), prepend=0, append=x.size) / x.size for x in (b, t)]
+    shares = [bin_counts(x, edges[1:-1], "left") / x.size for x in (b, t)]
     return {
         "kind": "numeric",
         "edges": [float(e) for e in edges],

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
 from envparity.collector.parity.engine import Evaluation, evaluate
 from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
 from envparity.collector.parity.model import ParityConfig
@@ -16,6 +19,22 @@ from envparity.collector.store import Store
 log = logging.getLogger("envparity.collector.parity")
 REFERENCE_PREFIX = "ref."
 _ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+
+
+@dataclass
+class _PairInputs:
+    shadow: ShadowPairs
+    items: list[DiffItem]
+    fingerprint_parity: dict[str, float]
+
+
+@dataclass
+class _ServiceInputs:
+    """What the store holds for one service's pairs over one window."""
+
+    environments: dict[str, EnvironmentData]
+    window: tuple[datetime, datetime]
+    pairs: dict[tuple[str, str], _PairInputs | Exception] = field(default_factory=dict)
 
 
 class ParityService:
@@ -42,6 +61,23 @@ class ParityService:
         items = diff_fingerprints(fb, ft)
         return items, dimension_parity(fb, ft, items)
 
+    def _read(self, service: str, pairs: list[tuple[str, str]], start: datetime, end: datetime) -> _ServiceInputs:
+        """Each environment of the pairs once, and each pair's shadow requests and fingerprint differences.
+
+        A pair whose own reads fail keeps the exception, so that the other pairs still evaluate.
+        """
+        specs = sorted({spec for pair in pairs for spec in pair})
+        environments = {s: load_environment(self.store, service, s, *self._window_for(s, start, end)) for s in specs}
+        read = _ServiceInputs(environments, (start, end))
+        tolerance = self.config.thresholds(service).feature_tolerance
+        for baseline, target in pairs:
+            try:
+                shadow = load_shadow(self.store, service, baseline, target, start, end, tolerance)
+                read.pairs[(baseline, target)] = _PairInputs(shadow, *self._fingerprint_diff(service, baseline, target))
+            except Exception as exc:  # handed to the evaluation, which logs it
+                read.pairs[(baseline, target)] = exc
+        return read
+
     def evaluate_pair(
         self,
         service: str,
@@ -53,13 +89,18 @@ class ParityService:
     ) -> Evaluation:
         end = end or datetime.now(UTC)
         start = end - (window or self.window)
+        return self._evaluate(service, baseline, target, self._read(service, [(baseline, target)], start, end), save)
+
+    def _evaluate(self, service: str, baseline: str, target: str, read: _ServiceInputs, save: bool) -> Evaluation:
+        """One pair from what was read for its service."""
+        inputs = read.pairs[(baseline, target)]
+        if isinstance(inputs, Exception):
+            raise inputs
+        start, end = read.window
         thresholds = self.config.thresholds(service)
-        base = load_environment(self.store, service, baseline, *self._window_for(baseline, start, end))
-        targ = load_environment(self.store, service, target, *self._window_for(target, start, end))
-        shadow = load_shadow(self.store, service, baseline, target, start, end, thresholds.feature_tolerance)
-        items, fingerprint_parity = self._fingerprint_diff(service, baseline, target)
-        result = evaluate(service, base, targ, thresholds, items, shadow)
-        result.fingerprint_parity = fingerprint_parity
+        env = read.environments
+        result = evaluate(service, env[baseline], env[target], thresholds, inputs.items, inputs.shadow)
+        result.fingerprint_parity = inputs.fingerprint_parity
         result.window_start, result.window_end, result.evaluated_at = start, end, datetime.now(UTC)
         if save:
             self.store.save_evaluation(result)
@@ -68,15 +109,35 @@ class ParityService:
         return result
 
     def evaluate_all(self) -> list[Evaluation]:
-        """Every configured (or default) pair of every service; one failing pair does not stop the rest."""
+        """Every configured (or default) pair of every service; one failing pair does not stop the rest.
+
+        The next service is read on a thread while this one is compared: the store's queries
+        wait on the database and NumPy's work on the CPU, and each holds the GIL only in between.
+        """
         started = time.perf_counter()
+        end = datetime.now(UTC)
+        start = end - self.window
+        services = [
+            (s, [(p.baseline, p.target) for p in self.config.pairs(s, envs)])
+            for s, envs in self.store.environment_names().items()
+        ]
+        services = [(s, pairs) for s, pairs in services if pairs]
         results = []
-        for service, environments in self.store.environment_names().items():
-            for pair in self.config.pairs(service, environments):
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            ahead = reader.submit(self._read, *services[0], start, end) if services else None
+            for i, (service, pairs) in enumerate(services):
+                current = ahead
+                ahead = reader.submit(self._read, *services[i + 1], start, end) if i + 1 < len(services) else None
                 try:
-                    results.append(self.evaluate_pair(service, pair.baseline, pair.target))
-                except Exception:  # one broken pair must not stall every other evaluation
-                    log.exception("evaluation of %s %s -> %s failed", service, pair.baseline, pair.target)
+                    read = current.result()  # type: ignore[union-attr]
+                except Exception:  # one broken service must not stall every other evaluation
+                    log.exception("reading %s failed", service)
+                    continue
+                for baseline, target in pairs:
+                    try:
+                        results.append(self._evaluate(service, baseline, target, read, save=True))
+                    except Exception:
+                        log.exception("evaluation of %s %s -> %s failed", service, baseline, target)
         self.last_duration_s = time.perf_counter() - started
         self.last_success = time.time()
         return results

@@ -2,7 +2,7 @@
 
 PSI binning modes:
 
-* ``quantile`` (default): edges at the baseline's deciles (``bins`` = 10; ties merge
+* ``quantile`` (default): edges at the baseline's deciles (10 bins; ties merge
   edges, so heavy ties give fewer bins), open-ended outer bins so that every
   target value falls in a bin. Empty bins: each proportion is floored at
   ``EPS`` = 1e-4 before the logarithm (the zero-fill), without renormalising.
@@ -121,17 +121,29 @@ def sorted_quantiles(sorted_values: np.ndarray, q: np.ndarray) -> np.ndarray:
     return below + (h - lo) * (above - below)
 
 
-def _sorted_quantile_edges(finite_sorted: np.ndarray, bins: int = 10) -> np.ndarray:
+_DECILES = np.linspace(0, 1, 11)[1:-1]
+
+
+def _sorted_quantile_edges(finite_sorted: np.ndarray) -> np.ndarray:
     if finite_sorted.size == 0:
         return np.array([])
-    return _distinct(sorted_quantiles(finite_sorted, np.linspace(0, 1, bins + 1)[1:-1]))
+    return _distinct(sorted_quantiles(finite_sorted, _DECILES))
+
+
+def bin_counts(sorted_values: np.ndarray, inner_edges: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
+    """Values per bin between consecutive inner edges, open-ended outer bins, by binary search of sorted values.
+
+    ``side="right"``: bins closed on the right (a value equal to an edge counts below it); ``"left"``: on the left.
+    """
+    bounds = np.empty(inner_edges.size + 2, dtype=np.intp)
+    bounds[0], bounds[-1] = 0, sorted_values.size
+    bounds[1:-1] = np.searchsorted(sorted_values, inner_edges, side=side)
+    return bounds[1:] - bounds[:-1]
 
 
 def _sorted_proportions(finite_sorted: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
-    """Share of values per bin (right-closed bins, open-ended outer bins), by binary search of the edges."""
-    cuts = np.searchsorted(finite_sorted, inner_edges, side="right")
-    counts = np.diff(cuts, prepend=0, append=finite_sorted.size)
-    return counts / max(finite_sorted.size, 1)
+    """Share of values per bin (right-closed bins, open-ended outer bins)."""
+    return bin_counts(finite_sorted, inner_edges, "right") / max(finite_sorted.size, 1)
 
 
 def psi_from_proportions(b: np.ndarray, t: np.ndarray, eps: float = EPS) -> float:
@@ -140,9 +152,9 @@ def psi_from_proportions(b: np.ndarray, t: np.ndarray, eps: float = EPS) -> floa
     return float(np.sum((t - b) * np.log(t / b)))
 
 
-def _quantile_proportions(bs: np.ndarray, ts: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline and target shares over the baseline's quantile bins, from finite sorted values."""
-    edges = _sorted_quantile_edges(bs, bins)
+def _quantile_proportions(bs: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline and target shares over the baseline's decile bins, from finite sorted values."""
+    edges = _sorted_quantile_edges(bs)
     return _sorted_proportions(bs, edges), _sorted_proportions(ts, edges)
 
 
@@ -206,10 +218,13 @@ def _merged_cdfs(b: np.ndarray, t: np.ndarray) -> tuple[float, float]:
     with np.errstate(invalid="ignore"):  # inf - inf between equal infinities
         widths = np.diff(values)
     if np.isfinite(widths).all() and widths.all():  # no infinities, no ties: every position ends a value
-        return float(gaps.max()), float(np.dot(gaps[:-1], widths))
-    last_of_value = np.append(values[1:] != values[:-1], True)
-    finite = np.isfinite(widths)
-    return float(gaps[last_of_value].max()), float(np.dot(gaps[:-1][finite], widths[finite]))
+        d, w1 = float(gaps.max()), float(np.dot(gaps[:-1], widths))
+    else:
+        last_of_value = np.append(values[1:] != values[:-1], True)
+        finite = np.isfinite(widths)
+        d, w1 = float(gaps[last_of_value].max()), float(np.dot(gaps[:-1][finite], widths[finite]))
+    # D is a multiple of 1 / (nb nt): snapped to it, equal statistics are equal floats (p-values are cached by D)
+    return round(d * nb * nt) / (nb * nt), w1
 
 
 def _sorted_ranks(b: np.ndarray, t: np.ndarray) -> RankComparison:

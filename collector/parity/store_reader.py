@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -77,38 +78,42 @@ _WHERE = "service = :service AND environment = :environment AND {ts} >= :start A
 GROUPED_READ_MAX_ROWS = 2_000_000
 
 
+def _feature_numbers(engine: sa.Engine, query: dict[str, Any]) -> np.ndarray:
+    """One numeric feature's values, on a connection of its own (the engine reads features on threads)."""
+    sql = f"SELECT num FROM sample_features WHERE {_WHERE.format(ts='ts')} AND feature = :feature"
+    with engine.connect() as conn:
+        return _numbers(_columns(conn, sql, query)["num"])
+
+
 def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, FeatureColumn]:
     """Every feature of the window: one grouped scan for names, kinds and counts, then the values.
 
     A numeric feature is read as its ``num`` column alone (Arrow to NumPy without a copy of
-    the text columns): on DuckDB all numeric features of a small window in one grouped query,
-    otherwise one query per feature, so that memory stays at one feature's values at a time.
+    the text columns): on DuckDB all numeric features of a small window in one grouped query;
+    otherwise each when the engine compares it (one query per feature, on the engine's threads),
+    so that memory holds the features being compared, not the window.
     """
     where = _WHERE.format(ts="ts")
     kinds: dict[str, set[str]] = {}
-    rows = 0
+    counts: dict[str, int] = {}
     for name, kind, count in conn.execute(
         sa.text(f"SELECT feature, kind, count(*) FROM sample_features WHERE {where} GROUP BY feature, kind"), params
     ):
         kinds.setdefault(name, set()).add(kind)
-        rows += count
-    numeric = sorted(n for n, k in kinds.items() if not k & {"str", "bool"})
-    grouped = conn.dialect.name == "duckdb" and rows <= GROUPED_READ_MAX_ROWS
+        counts[name] = counts.get(name, 0) + count
+    grouped = conn.dialect.name == "duckdb" and sum(counts.values()) <= GROUPED_READ_MAX_ROWS
     features = _grouped_numbers(conn, where, params, kinds) if grouped else {}
-    for name in sorted(kinds):
+    for name in sorted(kinds.keys() - features.keys()):
         query = {**params, "feature": name}
-        if name in features:
-            continue
-        if name not in numeric:
+        if kinds[name] & {"str", "bool"}:
             cols = _columns(
                 conn, f"SELECT kind, num, str FROM sample_features WHERE {where} AND feature = :feature", query
             )
             features[name] = FeatureColumn.from_values(_numbers(cols["num"]), _texts(cols["str"]), _texts(cols["kind"]))
-            continue
-        nums = _numbers(
-            _columns(conn, f"SELECT num FROM sample_features WHERE {where} AND feature = :feature", query)["num"]
-        )
-        features[name] = FeatureColumn("numeric" if "num" in kinds[name] else "empty", numeric=nums, n_total=len(nums))
+        else:
+            kind = "numeric" if "num" in kinds[name] else "empty"
+            load = partial(_feature_numbers, conn.engine, query)
+            features[name] = FeatureColumn(kind, load=load, n_total=counts[name])
     return dict(sorted(features.items()))
 
 
