@@ -13,7 +13,7 @@ from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
 from envparity.collector.parity.engine import Evaluation, evaluate
 from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
 from envparity.collector.parity.model import ParityConfig
-from envparity.collector.parity.store_reader import load_environment, load_shadow, split_environment
+from envparity.collector.parity.store_reader import load_environments, load_shadow, split_environment
 from envparity.collector.store import Store
 
 log = logging.getLogger("envparity.collector.parity")
@@ -67,7 +67,7 @@ class ParityService:
         A pair whose own reads fail keeps the exception, so that the other pairs still evaluate.
         """
         specs = sorted({spec for pair in pairs for spec in pair})
-        environments = {s: load_environment(self.store, service, s, *self._window_for(s, start, end)) for s in specs}
+        environments = load_environments(self.store, service, {s: self._window_for(s, start, end) for s in specs})
         read = _ServiceInputs(environments, (start, end))
         tolerance = self.config.thresholds(service).feature_tolerance
         for baseline, target in pairs:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -49,15 +50,47 @@ def split_environment(spec: str) -> tuple[str, timedelta]:
     return name, parse_duration(offset) if offset else timedelta(0)
 
 
+def _bind(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """List parameters (``IN :environments``) expanded to one placeholder per item, for every driver."""
+    bound: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, list | tuple):
+            names = [f"{key}_{i}" for i in range(len(value))]
+            sql = re.sub(rf":{key}\b", "(" + ", ".join(f":{n}" for n in names) + ")", sql)
+            bound.update(zip(names, value, strict=True))
+        else:
+            bound[key] = value
+    return sql, bound
+
+
+def _rows(conn: sa.Connection, sql: str, params: dict[str, Any]) -> list[sa.Row]:
+    sql, bound = _bind(sql, params)
+    return list(conn.execute(sa.text(sql), bound).all())
+
+
 def _columns(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """A query's result as columns: Arrow on DuckDB, plain lists elsewhere."""
+    sql, bound = _bind(sql, params)
     if conn.dialect.name == "duckdb":
         raw = conn.connection.driver_connection
-        table = raw.sql(re.sub(r":(\w+)", r"$\1", sql), params=params).to_arrow_table()  # type: ignore[union-attr]
+        table = raw.sql(re.sub(r":(\w+)", r"$\1", sql), params=bound).to_arrow_table()  # type: ignore[union-attr]
         return {name: table.column(name) for name in table.column_names}
-    result = conn.execute(sa.text(sql), params)
+    result = conn.execute(sa.text(sql), bound)
     rows = result.all()
     return {name: [r[i] for r in rows] for i, name in enumerate(result.keys())}
+
+
+def _split(cols: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
+    """Columns with an ``environment`` column, split into each environment's columns."""
+    env = cols["environment"]
+    if hasattr(env, "to_numpy"):  # Arrow
+        import pyarrow.compute as pc
+
+        return {n: {k: v.filter(pc.equal(env, n)) for k, v in cols.items()} for n in names}
+    rows: dict[str, list[int]] = {n: [] for n in names}
+    for i, e in enumerate(env):
+        rows[e].append(i)
+    return {n: {k: [v[i] for i in rows[n]] for k, v in cols.items()} for n in names}
 
 
 def _numbers(column: Any) -> np.ndarray:
@@ -70,7 +103,7 @@ def _texts(column: Any) -> list[Any]:
     return column.to_pylist() if hasattr(column, "to_pylist") else list(column)
 
 
-_WHERE = "service = :service AND environment = :environment AND {ts} >= :start AND {ts} < :end"
+_WHERE = "service = :service AND environment IN :environments AND {ts} >= :start AND {ts} < :end"
 
 
 # Up to this many numeric feature values per environment, DuckDB returns them in one grouped query
@@ -85,101 +118,119 @@ def _feature_numbers(engine: sa.Engine, query: dict[str, Any]) -> np.ndarray:
         return _numbers(_columns(conn, sql, query)["num"])
 
 
-def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, FeatureColumn]:
-    """Every feature of the window: one grouped scan for names, kinds and counts, then the values.
+def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, dict[str, FeatureColumn]]:
+    """Every feature of each environment's window: one grouped scan for names, kinds and counts, then values.
 
     A numeric feature is read as its ``num`` column alone (Arrow to NumPy without a copy of
-    the text columns): on DuckDB all numeric features of a small window in one grouped query;
+    the text columns): on DuckDB all numeric features of small windows in one grouped query;
     otherwise each when the engine compares it (one query per feature, on the engine's threads),
     so that memory holds the features being compared, not the window.
     """
     where = _WHERE.format(ts="ts")
-    kinds: dict[str, set[str]] = {}
-    counts: dict[str, int] = {}
-    for name, kind, count in conn.execute(
-        sa.text(f"SELECT feature, kind, count(*) FROM sample_features WHERE {where} GROUP BY feature, kind"), params
-    ):
-        kinds.setdefault(name, set()).add(kind)
-        counts[name] = counts.get(name, 0) + count
-    grouped = conn.dialect.name == "duckdb" and sum(counts.values()) <= GROUPED_READ_MAX_ROWS
-    features = _grouped_numbers(conn, where, params, kinds) if grouped else {}
-    for name in sorted(kinds.keys() - features.keys()):
-        query = {**params, "feature": name}
-        if kinds[name] & {"str", "bool"}:
-            cols = _columns(
-                conn, f"SELECT kind, num, str FROM sample_features WHERE {where} AND feature = :feature", query
-            )
-            features[name] = FeatureColumn.from_values(_numbers(cols["num"]), _texts(cols["str"]), _texts(cols["kind"]))
-        else:
-            kind = "numeric" if "num" in kinds[name] else "empty"
-            load = partial(_feature_numbers, conn.engine, query)
-            features[name] = FeatureColumn(kind, load=load, n_total=counts[name])
-    return dict(sorted(features.items()))
+    names: list[str] = params["environments"]
+    kinds: dict[str, dict[str, set[str]]] = {n: {} for n in names}
+    counts: dict[str, dict[str, int]] = {n: {} for n in names}
+    sql = (
+        f"SELECT environment, feature, kind, count(*) FROM sample_features WHERE {where} "
+        "GROUP BY environment, feature, kind"
+    )
+    for env, name, kind, count in _rows(conn, sql, params):
+        kinds[env].setdefault(name, set()).add(kind)
+        counts[env][name] = counts[env].get(name, 0) + count
+    small = [n for n in names if sum(counts[n].values()) <= GROUPED_READ_MAX_ROWS]
+    grouped = conn.dialect.name == "duckdb" and small
+    features = _grouped_numbers(conn, where, {**params, "environments": small}, kinds) if grouped else {}
+    for env in names:
+        held = features.setdefault(env, {})
+        for name in sorted(kinds[env].keys() - held.keys()):
+            query = {**params, "environments": [env], "feature": name}
+            if kinds[env][name] & {"str", "bool"}:
+                cols = _columns(
+                    conn, f"SELECT kind, num, str FROM sample_features WHERE {where} AND feature = :feature", query
+                )
+                held[name] = FeatureColumn.from_values(_numbers(cols["num"]), _texts(cols["str"]), _texts(cols["kind"]))
+            else:
+                kind = "numeric" if "num" in kinds[env][name] else "empty"
+                load = partial(_feature_numbers, conn.engine, query)
+                held[name] = FeatureColumn(kind, load=load, n_total=counts[env][name])
+    return {env: dict(sorted(held.items())) for env, held in features.items()}
 
 
 def _grouped_numbers(
-    conn: sa.Connection, where: str, params: dict[str, Any], kinds: dict[str, set[str]]
-) -> dict[str, FeatureColumn]:
-    """The numeric features of a window in one query: one list of values per feature (DuckDB)."""
+    conn: sa.Connection, where: str, params: dict[str, Any], kinds: dict[str, dict[str, set[str]]]
+) -> dict[str, dict[str, FeatureColumn]]:
+    """The numeric features of small windows in one query: one list of values per environment and feature."""
     cols = _columns(
         conn,
-        f"SELECT feature, list(num) AS nums FROM sample_features WHERE {where} "
-        "AND kind NOT IN ('str', 'bool') GROUP BY feature",
+        f"SELECT environment, feature, list(num) AS nums FROM sample_features WHERE {where} "
+        "AND kind NOT IN ('str', 'bool') GROUP BY environment, feature",
         params,
     )
-    out = {}
-    for name, values in zip(_texts(cols["feature"]), cols["nums"], strict=True):
-        if kinds[name] & {"str", "bool"}:
+    out: dict[str, dict[str, FeatureColumn]] = {}
+    for env, name, values in zip(_texts(cols["environment"]), _texts(cols["feature"]), cols["nums"], strict=True):
+        kind = kinds[env][name]
+        if kind & {"str", "bool"}:
             continue
         nums = _numbers(values.values)
-        out[name] = FeatureColumn("numeric" if "num" in kinds[name] else "empty", numeric=nums, n_total=len(nums))
+        out.setdefault(env, {})[name] = FeatureColumn(
+            "numeric" if "num" in kind else "empty", numeric=nums, n_total=len(nums)
+        )
     return out
 
 
-def _requests(conn: sa.Connection, params: dict[str, Any]) -> tuple[RequestAggregates | None, float]:
-    rows = conn.execute(
-        sa.text(
-            "SELECT requests, errors_by_class, latency_bounds, latency_counts, latency_sum_s, window_start, window_end "
-            f"FROM request_windows WHERE {_WHERE.format(ts='window_end')}"
-        ),
+def _requests(conn: sa.Connection, params: dict[str, Any]) -> dict[str, tuple[RequestAggregates | None, float]]:
+    rows = _rows(
+        conn,
+        "SELECT environment, requests, errors_by_class, latency_bounds, latency_counts, latency_sum_s, "
+        f"window_start, window_end FROM request_windows WHERE {_WHERE.format(ts='window_end')}",
         params,
-    ).all()
-    total: RequestAggregates | None = None
-    for r in rows:
-        agg = RequestAggregates(
-            requests=r.requests,
-            errors=json.loads(r.errors_by_class),
-            latency_bucket_bounds_s=json.loads(r.latency_bounds),
-            latency_bucket_counts=json.loads(r.latency_counts),
-            latency_sum_s=r.latency_sum_s,
-        )
-        total = agg if total is None else total.merge(agg)
-    if not rows:
-        return None, 0.0
-    span = (max(r.window_end for r in rows) - min(r.window_start for r in rows)).total_seconds()
-    return total, span
+    )
+    out: dict[str, tuple[RequestAggregates | None, float]] = {}
+    for env in params["environments"]:
+        mine = [r for r in rows if r.environment == env]
+        total: RequestAggregates | None = None
+        for r in mine:
+            agg = RequestAggregates(
+                requests=r.requests,
+                errors=json.loads(r.errors_by_class),
+                latency_bucket_bounds_s=json.loads(r.latency_bounds),
+                latency_bucket_counts=json.loads(r.latency_counts),
+                latency_sum_s=r.latency_sum_s,
+            )
+            total = agg if total is None else total.merge(agg)
+        span = (max(r.window_end for r in mine) - min(r.window_start for r in mine)).total_seconds() if mine else 0.0
+        out[env] = (total, span)
+    return out
 
 
-def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> Outcomes | None:
-    rows = conn.execute(
-        sa.text(
-            "SELECT s.prediction_num, o.outcome_num FROM samples s JOIN outcomes o "
-            "ON o.request_id = s.request_id AND o.service = s.service AND o.environment = s.environment "
-            "WHERE s.service = :service AND s.environment = :environment AND s.ts >= :start AND s.ts < :end "
-            "AND s.prediction_num IS NOT NULL AND o.outcome_num IS NOT NULL"
-        ),
+def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes | None]:
+    rows = _rows(
+        conn,
+        "SELECT s.environment, s.prediction_num, o.outcome_num FROM samples s JOIN outcomes o "
+        "ON o.request_id = s.request_id AND o.service = s.service AND o.environment = s.environment "
+        "WHERE s.service = :service AND s.environment IN :environments AND s.ts >= :start AND s.ts < :end "
+        "AND s.prediction_num IS NOT NULL AND o.outcome_num IS NOT NULL",
         params,
-    ).all()
-    if not rows:
-        return None
-    predicted = prediction_class(np.array([r[0] for r in rows], dtype=float))
-    return Outcomes(predicted=predicted, actual=np.rint(np.array([r[1] for r in rows], dtype=float)).astype(int))
+    )
+    out: dict[str, Outcomes | None] = {}
+    for env in params["environments"]:
+        mine = [r for r in rows if r[0] == env]
+        predicted = np.array([r[1] for r in mine], dtype=float)
+        actual = np.rint(np.array([r[2] for r in mine], dtype=float)).astype(int)
+        out[env] = Outcomes(predicted=prediction_class(predicted), actual=actual) if mine else None
+    return out
 
 
-def _gpu(conn: sa.Connection, params: dict[str, Any]) -> GpuUsage | None:
-    rows = conn.execute(
-        sa.text(f"SELECT uuid, lost, gpu_values FROM gpu_windows WHERE {_WHERE.format(ts='window_end')}"), params
-    ).all()
+def _gpu(conn: sa.Connection, params: dict[str, Any]) -> dict[str, GpuUsage | None]:
+    rows = _rows(
+        conn,
+        f"SELECT environment, uuid, lost, gpu_values FROM gpu_windows WHERE {_WHERE.format(ts='window_end')}",
+        params,
+    )
+    return {env: _gpu_usage([r for r in rows if r.environment == env]) for env in params["environments"]}
+
+
+def _gpu_usage(rows: list[sa.Row]) -> GpuUsage | None:
     if not rows:
         return None
     values = [json.loads(r.gpu_values) for r in rows]
@@ -197,32 +248,53 @@ def _gpu(conn: sa.Connection, params: dict[str, Any]) -> GpuUsage | None:
     )
 
 
-def load_environment(store: Store, service: str, spec: str, start: datetime, end: datetime) -> EnvironmentData:
-    """One environment's window (``spec`` may carry an ``@offset``)."""
-    name, offset = split_environment(spec)
-    params = {
-        "service": service,
-        "environment": name,
-        "start": naive_utc(start - offset),
-        "end": naive_utc(end - offset),
+def _load_window(
+    conn: sa.Connection, service: str, names: list[str], start: datetime, end: datetime
+) -> dict[str, EnvironmentData]:
+    """Environments of one service over one window, each query covering all of them."""
+    params = {"service": service, "environments": names, "start": naive_utc(start), "end": naive_utc(end)}
+    samples = _split(
+        _columns(
+            conn, f"SELECT environment, prediction_num, confidence FROM samples WHERE {_WHERE.format(ts='ts')}", params
+        ),
+        names,
+    )
+    requests, outcomes, gpu = _requests(conn, params), _outcomes(conn, params), _gpu(conn, params)
+    features = _features(conn, params)
+    return {
+        n: EnvironmentData(
+            name=n,
+            features=features.get(n, {}),
+            predictions=_numbers(samples[n]["prediction_num"]),
+            confidence=_numbers(samples[n]["confidence"]),
+            requests=requests[n][0],
+            window_s=requests[n][1],
+            outcomes=outcomes[n],
+            gpu=gpu[n],
+            samples=len(samples[n]["prediction_num"]),
+        )
+        for n in names
     }
+
+
+def load_environments(
+    store: Store, service: str, windows: dict[str, tuple[datetime, datetime]]
+) -> dict[str, EnvironmentData]:
+    """Environments of a service, each over its window (``spec -> (start, end)``; a spec may carry an ``@offset``).
+
+    Environments that share a window are read together: one query of each kind for all of them.
+    """
+    shared: dict[tuple[datetime, datetime], dict[str, list[str]]] = {}
+    for spec, (start, end) in windows.items():
+        name, offset = split_environment(spec)
+        shared.setdefault((start - offset, end - offset), {}).setdefault(name, []).append(spec)
+    out: dict[str, EnvironmentData] = {}
     with store.engine.connect() as conn:
-        samples = _columns(
-            conn, f"SELECT prediction_num, confidence FROM samples WHERE {_WHERE.format(ts='ts')}", params
-        )
-        requests, span = _requests(conn, params)
-        data = EnvironmentData(
-            name=spec,
-            features=_features(conn, params),
-            predictions=_numbers(samples["prediction_num"]),
-            confidence=_numbers(samples["confidence"]),
-            requests=requests,
-            window_s=span,
-            outcomes=_outcomes(conn, params),
-            gpu=_gpu(conn, params),
-            samples=len(samples["prediction_num"]),
-        )
-    return data
+        for (start, end), specs in shared.items():
+            for name, data in _load_window(conn, service, sorted(specs), start, end).items():
+                for spec in specs[name]:
+                    out[spec] = replace(data, name=spec)
+    return out
 
 
 _AGREE = (
