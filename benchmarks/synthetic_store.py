@@ -1,7 +1,8 @@
 """A collector store filled in bulk by SQL, for benchmarks of the read side (check, scheduled cycle).
 
-The rows have the shape the collector writes (one row per sample, one per sample and
-feature); request ids differ between environments, so there are no shadow pairs.
+The rows have the shape the collector writes (one row per sample; per snapshot of 2,000
+samples, one row per feature holding its values as an array); request ids differ between
+environments, so there are no shadow pairs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from envparity.collector.store import Store, database_url
 def build_store(db: Path, services: list[str], environments: dict[str, float], samples: int, features: int) -> None:
     """``samples`` x ``features`` per (service, environment); every 4th feature shifted by the environment's value."""
     Store(database_url(db)).close()  # the schema, as the collector creates it
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(db), config={"enable_progress_bar": False})
     ts = "now()::TIMESTAMP - INTERVAL 30 MINUTE + i * INTERVAL 1 MILLISECOND"
     for service in services:
         for env, shift in environments.items():
@@ -27,9 +28,11 @@ def build_store(db: Path, services: list[str], environments: dict[str, float], s
                 [agent, service, env, agent, samples],
             )
             con.execute(
-                f"INSERT INTO sample_features SELECT ?, i // 2000, i % 2000, ?, ?, {ts}, 'f' || j, "
-                "sqrt(-2 * ln(random())) * cos(2 * pi() * random()) + CASE WHEN j % 4 = 0 THEN ? ELSE 0 END, "
-                "NULL, 'num' FROM range(?) t(i), range(?) f(j)",
+                "INSERT INTO feature_columns SELECT ?, i // 2000, ?, ?, 'f' || j, min(ts), max(ts), count(*), "
+                "count(*), 0, 0, list(v ORDER BY i), NULL FROM (SELECT i, j, "
+                f"{ts} AS ts, sqrt(-2 * ln(random())) * cos(2 * pi() * random()) "
+                "+ CASE WHEN j % 4 = 0 THEN ? ELSE 0 END AS v FROM range(?) t(i), range(?) f(j)) "
+                "GROUP BY i // 2000, j",
                 [agent, service, env, shift, samples, features],
             )
             con.execute(

@@ -73,7 +73,7 @@ def test_requests_and_samples_are_stored(collector):
     assert envs[0]["requests"] == 100
     assert envs[0]["errors"] == 3
     assert envs[0]["samples"] == 10
-    assert counts(collector)["sample_features"] == 40
+    assert counts(collector)["feature_columns"] == 4  # one row per feature of the snapshot
 
 
 @pytest.mark.parametrize(

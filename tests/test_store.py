@@ -43,3 +43,65 @@ def test_schema_is_versioned_and_newer_is_refused(store_url):
     store.close()
     with pytest.raises(SchemaTooNew, match="newer than this envparity"):
         Store(store_url)
+
+
+def _as_version_1(store_url: str) -> None:
+    """A store as version 1 kept it: one ``sample_features`` row per sample and feature."""
+    Store(store_url).close()
+    engine = sa.create_engine(store_url)
+    old = sa.MetaData()
+    sample_features = sa.Table(
+        "sample_features",
+        old,
+        *(sa.Column(c, sa.String(128)) for c in ("agent_id", "service", "environment", "feature", "str", "kind")),
+        sa.Column("sequence", sa.BigInteger),
+        sa.Column("idx", sa.Integer),
+        sa.Column("ts", sa.DateTime),
+        sa.Column("num", sa.Float),
+    )
+    ts = datetime(2026, 11, 1, 12, 0)
+    key = {"service": "fraud", "environment": "staging", "agent_id": "a"}
+    with engine.begin() as conn:
+        tables.feature_columns.drop(conn)
+        old.create_all(conn)
+        conn.execute(tables.meta.update().values(value="1"))
+        # snapshot 0 whole (samples 0..2); snapshot 1 partly pruned (sample 0 gone)
+        samples = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2)]
+        conn.execute(tables.samples.insert(), [{**key, "sequence": s, "idx": i, "ts": ts} for s, i in samples])
+        rows = [
+            (0, 0, "x", 1.5, None, "num"),
+            (0, 1, "x", None, None, "null"),  # x absent from sample 2
+            (0, 0, "c", None, "u", "str"),
+            (0, 1, "c", 1.0, None, "bool"),
+            (0, 2, "c", None, "v", "str"),
+            (1, 1, "x", 2.0, None, "num"),
+        ]
+        conn.execute(
+            sample_features.insert(),
+            [
+                {**key, "sequence": s, "idx": i, "ts": ts, "feature": f, "num": n, "str": t, "kind": k}
+                for s, i, f, n, t, k in rows
+            ],
+        )
+    engine.dispose()
+
+
+def test_version_1_feature_rows_become_arrays(store_url):
+    _as_version_1(store_url)
+    store = Store(store_url)  # migrates
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(tables.meta.c.value)).scalar_one() == str(tables.SCHEMA_VERSION)
+            assert not sa.inspect(conn).has_table("sample_features")
+            c = tables.feature_columns.c
+            rows = conn.execute(
+                sa.select(c.sequence, c.feature, c.length, c.numbers, c.texts, c.booleans, c.num, c.str).order_by(
+                    c.sequence, c.feature
+                )
+            ).all()
+    finally:
+        store.close()
+    assert [tuple(r) for r in rows] == [
+        (0, "c", 3, 0, 2, 1, [None, 1.0, None], ["u", "true", "v"]),
+        (0, "x", 3, 1, 0, 0, [1.5, None, None], None),
+    ]  # the partly pruned snapshot cannot be laid out by position and is dropped

@@ -39,20 +39,16 @@ class FeatureColumn:
         return self.numeric if self.numeric is not None or self.load is None else self.load()
 
     @classmethod
-    def from_values(cls, nums: np.ndarray, strs: list[str | None], kinds: list[str]) -> FeatureColumn:
-        """Build from parallel arrays of (number, text, kind) as the store keeps them."""
-        n = len(kinds)
-        present = set(kinds)
-        has_num = "num" in present
-        has_str = bool(present & {"str", "bool"})
-        if has_num and has_str:
+    def from_values(cls, nums: np.ndarray, texts: list[str | None]) -> FeatureColumn:
+        """Build from parallel numbers and texts as the store keeps them (a boolean is both 1/0 and true/false)."""
+        n = len(texts)
+        is_text = np.array([t is not None for t in texts], dtype=bool)
+        has_num = bool(np.any(~np.isnan(nums) & ~is_text))
+        has_text = bool(is_text.any())
+        if has_num and has_text:
             return cls("mixed", n_total=n)
-        if has_str:
-            cats = [
-                s if k == "str" else ("true" if v == 1.0 else "false") if k == "bool" else None
-                for v, s, k in zip(nums, strs, kinds, strict=True)
-            ]
-            return cls("categorical", categories=cats, n_total=n)
+        if has_text:
+            return cls("categorical", categories=list(texts), n_total=n)
         if has_num:
             return cls("numeric", numeric=np.asarray(nums, dtype=float), n_total=n)
         return cls("empty", n_total=n)

@@ -1,8 +1,9 @@
 """Reading an environment's window out of the store, in bulk, as columns for the engine.
 
-Features come out of ``sample_features`` in one scan per environment (on DuckDB
-as an Arrow table, so a million samples are never turned into Python rows) and
-are split by feature with one mask each. Shadow pairs are matched in SQL.
+All environments of a service that share a window are read together, one query of
+each kind (samples, features, request windows, outcomes, GPU), and split afterwards;
+on DuckDB as Arrow tables, so a million samples never become Python rows. Features
+come from ``feature_reader``. Shadow pairs are matched in SQL.
 
 An environment may name an earlier window of itself: ``production@24h`` is
 production's data over the same window length, 24 hours earlier.
@@ -14,21 +15,21 @@ import json
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
 from envparity.agent.wire import RequestAggregates
+from envparity.collector.parity import query_columns as q
 from envparity.collector.parity.dataset import (
     EnvironmentData,
-    FeatureColumn,
     GpuUsage,
     Outcomes,
     ShadowPairs,
     prediction_class,
 )
+from envparity.collector.parity.feature_reader import read_features
 from envparity.collector.store import Store
 from envparity.collector.store.store import naive_utc
 
@@ -50,136 +51,11 @@ def split_environment(spec: str) -> tuple[str, timedelta]:
     return name, parse_duration(offset) if offset else timedelta(0)
 
 
-def _bind(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """List parameters (``IN :environments``) expanded to one placeholder per item, for every driver."""
-    bound: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, list | tuple):
-            names = [f"{key}_{i}" for i in range(len(value))]
-            sql = re.sub(rf":{key}\b", "(" + ", ".join(f":{n}" for n in names) + ")", sql)
-            bound.update(zip(names, value, strict=True))
-        else:
-            bound[key] = value
-    return sql, bound
-
-
-def _rows(conn: sa.Connection, sql: str, params: dict[str, Any]) -> list[sa.Row]:
-    sql, bound = _bind(sql, params)
-    return list(conn.execute(sa.text(sql), bound).all())
-
-
-def _columns(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """A query's result as columns: Arrow on DuckDB, plain lists elsewhere."""
-    sql, bound = _bind(sql, params)
-    if conn.dialect.name == "duckdb":
-        raw = conn.connection.driver_connection
-        table = raw.sql(re.sub(r":(\w+)", r"$\1", sql), params=bound).to_arrow_table()  # type: ignore[union-attr]
-        return {name: table.column(name) for name in table.column_names}
-    result = conn.execute(sa.text(sql), bound)
-    rows = result.all()
-    return {name: [r[i] for r in rows] for i, name in enumerate(result.keys())}
-
-
-def _split(cols: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
-    """Columns with an ``environment`` column, split into each environment's columns."""
-    env = cols["environment"]
-    if hasattr(env, "to_numpy"):  # Arrow
-        import pyarrow.compute as pc
-
-        return {n: {k: v.filter(pc.equal(env, n)) for k, v in cols.items()} for n in names}
-    rows: dict[str, list[int]] = {n: [] for n in names}
-    for i, e in enumerate(env):
-        rows[e].append(i)
-    return {n: {k: [v[i] for i in rows[n]] for k, v in cols.items()} for n in names}
-
-
-def _numbers(column: Any) -> np.ndarray:
-    if hasattr(column, "to_numpy"):
-        return column.to_numpy(zero_copy_only=False).astype(float)
-    return np.array([np.nan if v is None else v for v in column], dtype=float)
-
-
-def _texts(column: Any) -> list[Any]:
-    return column.to_pylist() if hasattr(column, "to_pylist") else list(column)
-
-
 _WHERE = "service = :service AND environment IN :environments AND {ts} >= :start AND {ts} < :end"
 
 
-# Up to this many numeric feature values per environment, DuckDB returns them in one grouped query
-# (a list per feature); beyond it, one query per feature keeps memory at one feature at a time.
-GROUPED_READ_MAX_ROWS = 2_000_000
-
-
-def _feature_numbers(engine: sa.Engine, query: dict[str, Any]) -> np.ndarray:
-    """One numeric feature's values, on a connection of its own (the engine reads features on threads)."""
-    sql = f"SELECT num FROM sample_features WHERE {_WHERE.format(ts='ts')} AND feature = :feature"
-    with engine.connect() as conn:
-        return _numbers(_columns(conn, sql, query)["num"])
-
-
-def _features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, dict[str, FeatureColumn]]:
-    """Every feature of each environment's window: one grouped scan for names, kinds and counts, then values.
-
-    A numeric feature is read as its ``num`` column alone (Arrow to NumPy without a copy of
-    the text columns): on DuckDB all numeric features of small windows in one grouped query;
-    otherwise each when the engine compares it (one query per feature, on the engine's threads),
-    so that memory holds the features being compared, not the window.
-    """
-    where = _WHERE.format(ts="ts")
-    names: list[str] = params["environments"]
-    kinds: dict[str, dict[str, set[str]]] = {n: {} for n in names}
-    counts: dict[str, dict[str, int]] = {n: {} for n in names}
-    sql = (
-        f"SELECT environment, feature, kind, count(*) FROM sample_features WHERE {where} "
-        "GROUP BY environment, feature, kind"
-    )
-    for env, name, kind, count in _rows(conn, sql, params):
-        kinds[env].setdefault(name, set()).add(kind)
-        counts[env][name] = counts[env].get(name, 0) + count
-    small = [n for n in names if sum(counts[n].values()) <= GROUPED_READ_MAX_ROWS]
-    grouped = conn.dialect.name == "duckdb" and small
-    features = _grouped_numbers(conn, where, {**params, "environments": small}, kinds) if grouped else {}
-    for env in names:
-        held = features.setdefault(env, {})
-        for name in sorted(kinds[env].keys() - held.keys()):
-            query = {**params, "environments": [env], "feature": name}
-            if kinds[env][name] & {"str", "bool"}:
-                cols = _columns(
-                    conn, f"SELECT kind, num, str FROM sample_features WHERE {where} AND feature = :feature", query
-                )
-                held[name] = FeatureColumn.from_values(_numbers(cols["num"]), _texts(cols["str"]), _texts(cols["kind"]))
-            else:
-                kind = "numeric" if "num" in kinds[env][name] else "empty"
-                load = partial(_feature_numbers, conn.engine, query)
-                held[name] = FeatureColumn(kind, load=load, n_total=counts[env][name])
-    return {env: dict(sorted(held.items())) for env, held in features.items()}
-
-
-def _grouped_numbers(
-    conn: sa.Connection, where: str, params: dict[str, Any], kinds: dict[str, dict[str, set[str]]]
-) -> dict[str, dict[str, FeatureColumn]]:
-    """The numeric features of small windows in one query: one list of values per environment and feature."""
-    cols = _columns(
-        conn,
-        f"SELECT environment, feature, list(num) AS nums FROM sample_features WHERE {where} "
-        "AND kind NOT IN ('str', 'bool') GROUP BY environment, feature",
-        params,
-    )
-    out: dict[str, dict[str, FeatureColumn]] = {}
-    for env, name, values in zip(_texts(cols["environment"]), _texts(cols["feature"]), cols["nums"], strict=True):
-        kind = kinds[env][name]
-        if kind & {"str", "bool"}:
-            continue
-        nums = _numbers(values.values)
-        out.setdefault(env, {})[name] = FeatureColumn(
-            "numeric" if "num" in kind else "empty", numeric=nums, n_total=len(nums)
-        )
-    return out
-
-
 def _requests(conn: sa.Connection, params: dict[str, Any]) -> dict[str, tuple[RequestAggregates | None, float]]:
-    rows = _rows(
+    rows = q.rows(
         conn,
         "SELECT environment, requests, errors_by_class, latency_bounds, latency_counts, latency_sum_s, "
         f"window_start, window_end FROM request_windows WHERE {_WHERE.format(ts='window_end')}",
@@ -204,7 +80,7 @@ def _requests(conn: sa.Connection, params: dict[str, Any]) -> dict[str, tuple[Re
 
 
 def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes | None]:
-    rows = _rows(
+    rows = q.rows(
         conn,
         "SELECT s.environment, s.prediction_num, o.outcome_num FROM samples s JOIN outcomes o "
         "ON o.request_id = s.request_id AND o.service = s.service AND o.environment = s.environment "
@@ -222,7 +98,7 @@ def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes
 
 
 def _gpu(conn: sa.Connection, params: dict[str, Any]) -> dict[str, GpuUsage | None]:
-    rows = _rows(
+    rows = q.rows(
         conn,
         f"SELECT environment, uuid, lost, gpu_values FROM gpu_windows WHERE {_WHERE.format(ts='window_end')}",
         params,
@@ -253,20 +129,20 @@ def _load_window(
 ) -> dict[str, EnvironmentData]:
     """Environments of one service over one window, each query covering all of them."""
     params = {"service": service, "environments": names, "start": naive_utc(start), "end": naive_utc(end)}
-    samples = _split(
-        _columns(
+    samples = q.split(
+        q.columns(
             conn, f"SELECT environment, prediction_num, confidence FROM samples WHERE {_WHERE.format(ts='ts')}", params
         ),
         names,
     )
     requests, outcomes, gpu = _requests(conn, params), _outcomes(conn, params), _gpu(conn, params)
-    features = _features(conn, params)
+    features = read_features(conn, params)
     return {
         n: EnvironmentData(
             name=n,
             features=features.get(n, {}),
-            predictions=_numbers(samples[n]["prediction_num"]),
-            confidence=_numbers(samples[n]["confidence"]),
+            predictions=q.numbers(samples[n]["prediction_num"]),
+            confidence=q.numbers(samples[n]["confidence"]),
             requests=requests[n][0],
             window_s=requests[n][1],
             outcomes=outcomes[n],
@@ -309,22 +185,32 @@ _PAIR_FILTER = (
     "AND t.ts < :tend"
 )
 _PAIRS = f"FROM samples b JOIN samples t ON b.request_id = t.request_id WHERE {_PAIR_FILTER}"
-# Materialised steps keep the join order (pairs first, then each side's features) even when the
-# planner has no statistics yet; a feature-first join would multiply every row by every other.
+
+
+# Materialised steps keep the join order (pairs first, then the feature values of the snapshots they
+# touch, unnested with their sample index) even when the planner has no statistics yet; a feature-first
+# join would multiply every row by every other.
+def _paired_values(side: str) -> str:
+    return f"""{side}_values AS MATERIALIZED (
+    SELECT f.agent_id, f.sequence, f.feature, generate_subscripts(f.num, 1) - 1 AS idx,
+           unnest(f.num) AS num, unnest(f.str) AS str
+    FROM feature_columns f JOIN (SELECT DISTINCT {side}_agent, {side}_seq FROM pairs) s
+         ON f.agent_id = s.{side}_agent AND f.sequence = s.{side}_seq
+)"""
+
+
 _FEATURE_MISMATCHES = f"""
 WITH pairs AS MATERIALIZED (
     SELECT b.agent_id AS b_agent, b.sequence AS b_seq, b.idx AS b_idx,
            t.agent_id AS t_agent, t.sequence AS t_seq, t.idx AS t_idx {_PAIRS}
-), base AS MATERIALIZED (
-    SELECT p.t_agent, p.t_seq, p.t_idx, f.feature, f.num, f.str
-    FROM pairs p JOIN sample_features f ON f.agent_id = p.b_agent AND f.sequence = p.b_seq AND f.idx = p.b_idx
-    WHERE f.service = :service AND f.environment = :baseline AND f.ts >= :bstart AND f.ts < :bend
+), {_paired_values("b")}, {_paired_values("t")}, base AS MATERIALIZED (
+    SELECT p.t_agent, p.t_seq, p.t_idx, v.feature, v.num, v.str
+    FROM pairs p JOIN b_values v ON v.agent_id = p.b_agent AND v.sequence = p.b_seq AND v.idx = p.b_idx
 )
 SELECT fb.feature, count(*), sum(CASE WHEN (fb.num IS NULL) <> (ft.num IS NULL) OR abs(fb.num - ft.num) > :tol
                                      OR coalesce(fb.str, '') <> coalesce(ft.str, '') THEN 1 ELSE 0 END)
-FROM base fb JOIN sample_features ft ON ft.agent_id = fb.t_agent AND ft.sequence = fb.t_seq AND ft.idx = fb.t_idx
+FROM base fb JOIN t_values ft ON ft.agent_id = fb.t_agent AND ft.sequence = fb.t_seq AND ft.idx = fb.t_idx
      AND ft.feature = fb.feature
-WHERE ft.service = :service AND ft.environment = :target AND ft.ts >= :tstart AND ft.ts < :tend
 GROUP BY fb.feature
 """
 

@@ -19,19 +19,23 @@ import sqlalchemy as sa
 Columns = Mapping[str, Sequence[Any]]
 
 
+def _types(col_type: sa.types.TypeEngine) -> tuple[pa.DataType, str]:
+    """A column type as (Arrow type, PostgreSQL COPY type name)."""
+    if isinstance(col_type, sa.ARRAY):
+        item, name = _types(col_type.item_type)
+        return pa.list_(item), f"{name}[]"
+    if isinstance(col_type, sa.Float):
+        return pa.float64(), "float8"
+    if isinstance(col_type, sa.Integer):
+        return pa.int64(), "int8"
+    if isinstance(col_type, sa.DateTime):
+        return pa.timestamp("us"), "timestamp"
+    return pa.string(), "text"
+
+
 def _arrow_table(table: sa.Table, columns: Columns) -> pa.Table:
-    fields = []
-    for name in columns:
-        col_type = table.c[name].type
-        if isinstance(col_type, sa.Float):
-            fields.append(pa.field(name, pa.float64()))
-        elif isinstance(col_type, sa.Integer):
-            fields.append(pa.field(name, pa.int64()))
-        elif isinstance(col_type, sa.DateTime):
-            fields.append(pa.field(name, pa.timestamp("us")))
-        else:
-            fields.append(pa.field(name, pa.string()))
-    return pa.table({n: list(v) for n, v in columns.items()}, schema=pa.schema(fields))
+    schema = pa.schema([pa.field(name, _types(table.c[name].type)[0]) for name in columns])
+    return pa.table({n: list(v) for n, v in columns.items()}, schema=schema)
 
 
 def _duckdb_insert(conn: sa.Connection, table: sa.Table, columns: Columns) -> None:
@@ -49,6 +53,7 @@ def _postgres_copy(conn: sa.Connection, table: sa.Table, columns: Columns) -> No
     raw = conn.connection.driver_connection
     names = ", ".join(f'"{n}"' for n in columns)
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        copy.set_types([_types(table.c[name].type)[1] for name in columns])
         for row in zip(*columns.values(), strict=True):
             copy.write_row(row)
 

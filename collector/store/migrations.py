@@ -13,8 +13,38 @@ import sqlalchemy as sa
 
 from envparity.collector.store import schema
 
+# Version 1 kept one ``sample_features`` row per (sample, feature). A snapshot whose samples were
+# partly pruned by retention cannot be laid out by position any more; its features are dropped
+# (they would have expired with the rest of the snapshot within one retention period).
+_FEATURE_COLUMNS_FROM_ROWS = """
+INSERT INTO feature_columns (agent_id, sequence, service, environment, feature, ts_min, ts_max, length,
+                             numbers, texts, booleans, num, str)
+SELECT s.agent_id, s.sequence, min(s.service), min(s.environment), k.feature, min(s.ts), max(s.ts), count(*),
+       count(*) FILTER (WHERE f.kind = 'num'), count(*) FILTER (WHERE f.kind = 'str'),
+       count(*) FILTER (WHERE f.kind = 'bool'),
+       array_agg(f.num ORDER BY s.idx),
+       CASE WHEN count(*) FILTER (WHERE f.kind IN ('str', 'bool')) > 0 THEN
+           array_agg(CASE WHEN f.kind = 'bool' THEN (CASE WHEN f.num = 1 THEN 'true' ELSE 'false' END)
+                          ELSE f.str END ORDER BY s.idx) END
+FROM samples s
+JOIN (SELECT DISTINCT agent_id, sequence, feature FROM sample_features) k
+  ON k.agent_id = s.agent_id AND k.sequence = s.sequence
+LEFT JOIN sample_features f
+  ON f.agent_id = s.agent_id AND f.sequence = s.sequence AND f.idx = s.idx AND f.feature = k.feature
+GROUP BY s.agent_id, s.sequence, k.feature
+HAVING count(*) = max(s.idx) + 1 AND min(s.idx) = 0
+"""
+
+
+def _feature_rows_to_columns(conn: sa.Connection) -> None:
+    """Version 1 to 2: per-(sample, feature) rows become per-(snapshot, feature) arrays."""
+    schema.feature_columns.create(conn)
+    conn.execute(sa.text(_FEATURE_COLUMNS_FROM_ROWS))
+    conn.execute(sa.text("DROP TABLE sample_features"))
+
+
 # MIGRATIONS[n] upgrades a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _feature_rows_to_columns}
 
 
 class SchemaTooNew(RuntimeError):

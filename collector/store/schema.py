@@ -6,15 +6,17 @@ zone maps, and an ART index there would make every bulk insert several times slo
 Samples need no key of their own: a snapshot's rows are written once, in the
 transaction that inserts its (agent, sequence) key into ``snapshots``. Samples are stored twice
 over: one row per sample (prediction, confidence, latency, ...) and one row per
-(sample, feature) in ``sample_features``, so that the parity engine reads one
-feature of one environment as a single column scan, not by parsing JSON rows.
+(snapshot, feature) in ``feature_columns``, holding that feature's values for every
+sample of the snapshot as arrays (position ``i`` is sample ``idx = i``). The parity engine
+reads one feature of one environment as a handful of arrays rather than a row per value,
+and knows each feature's kind from the per-row counts without reading any value.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -89,21 +91,27 @@ samples = sa.Table(
     sa.Index("ix_samples_request", "request_id").ddl_if(dialect="postgresql"),
 )
 
-sample_features = sa.Table(
-    "sample_features",
+feature_columns = sa.Table(
+    "feature_columns",
     metadata,
     sa.Column("agent_id", sa.String(128), nullable=False),
     sa.Column("sequence", sa.BigInteger, nullable=False),
-    sa.Column("idx", sa.Integer, nullable=False),
     sa.Column("service", sa.String(128), nullable=False),
     sa.Column("environment", sa.String(128), nullable=False),
-    sa.Column("ts", sa.DateTime, nullable=False),
     sa.Column("feature", sa.String(256), nullable=False),
-    sa.Column("num", sa.Float),
-    sa.Column("str", sa.String(1024)),
-    sa.Column("kind", sa.String(8), nullable=False),
-    sa.Index("ix_sample_features_env", "service", "environment", "feature", "ts").ddl_if(dialect="postgresql"),
-    sa.Index("ix_sample_features_sample", "agent_id", "sequence", "idx").ddl_if(dialect="postgresql"),
+    # the earliest and latest sample time of the snapshot: rows inside a window are read whole
+    sa.Column("ts_min", sa.DateTime, nullable=False),
+    sa.Column("ts_max", sa.DateTime, nullable=False),
+    sa.Column("length", sa.Integer, nullable=False),  # samples in the snapshot = length of the arrays
+    sa.Column("numbers", sa.Integer, nullable=False),  # values that are numbers (booleans not counted)
+    sa.Column("texts", sa.Integer, nullable=False),  # values that are strings
+    sa.Column("booleans", sa.Integer, nullable=False),
+    # a number (booleans as 1/0) or NULL for each sample; absent and null values are both NULL
+    sa.Column("num", sa.ARRAY(sa.Float), nullable=False),
+    # a string ("true"/"false" for booleans) or NULL for each sample; NULL when no value is text
+    sa.Column("str", sa.ARRAY(sa.Text)),
+    sa.Index("ix_feature_columns_env", "service", "environment", "feature", "ts_max").ddl_if(dialect="postgresql"),
+    sa.Index("ix_feature_columns_snapshot", "agent_id", "sequence").ddl_if(dialect="postgresql"),
 )
 
 gpu_windows = sa.Table(
@@ -153,7 +161,7 @@ evaluations = sa.Table(
 
 # Tables that hold observations, pruned by retention on their time column.
 RETAINED: tuple[tuple[sa.Table, sa.Column], ...] = (
-    (sample_features, sample_features.c.ts),
+    (feature_columns, feature_columns.c.ts_max),
     (samples, samples.c.ts),
     (request_windows, request_windows.c.window_end),
     (snapshots, snapshots.c.window_end),

@@ -198,20 +198,9 @@ class Store:
             "model_version": [s.model_version for s in snap.samples],
             "error": [s.error for s in snap.samples],
         }
-        flat = [(i, name, value) for i, sample in enumerate(snap.samples) for name, value in sample.features.items()]
-        values = [f[2] for f in flat]
-        feature_cols = {
-            **_constant_key(h, len(flat)),
-            "idx": [f[0] for f in flat],
-            "ts": [ts[f[0]] for f in flat],
-            "feature": [f[1] for f in flat],
-            "num": [float(v) if isinstance(v, int | float) else None for v in values],
-            "str": [v if isinstance(v, str) else None for v in values],
-            "kind": [_kind(v) for v in values],
-        }
         return {
             "samples": bulk_insert(conn, schema.samples, sample_cols),
-            "sample_features": bulk_insert(conn, schema.sample_features, feature_cols),
+            "feature_columns": bulk_insert(conn, schema.feature_columns, _feature_columns(snap, ts)),
         }
 
     def _store_gpu(self, conn: sa.Connection, snap: Snapshot) -> int:
@@ -423,7 +412,7 @@ class Store:
                     schema.fingerprints,
                     schema.request_windows,
                     schema.samples,
-                    schema.sample_features,
+                    schema.feature_columns,
                     schema.outcomes,
                     schema.evaluations,
                     schema.gpu_windows,
@@ -455,10 +444,31 @@ def _constant_key(header: Header, n: int) -> dict[str, list[Any]]:
     }
 
 
-def _kind(value: object) -> str:
-    """How a feature value is stored: a missing value stays missing, booleans count as 0/1."""
-    if value is None:
-        return "null"
+def _feature_columns(snap: Snapshot, ts: list[datetime]) -> dict[str, list[Any]]:
+    """One row per feature of the snapshot: its value for every sample, as a number array and a text array."""
+    names = list(dict.fromkeys(name for sample in snap.samples for name in sample.features))
+    rows: dict[str, list[Any]] = {"feature": names, "num": [], "str": [], "numbers": [], "texts": [], "booleans": []}
+    for name in names:
+        values = [sample.features.get(name) for sample in snap.samples]
+        texts = [_text(v) for v in values]
+        rows["num"].append([float(v) if isinstance(v, int | float) else None for v in values])
+        rows["booleans"].append(sum(isinstance(v, bool) for v in values))
+        rows["texts"].append(sum(isinstance(v, str) for v in values))
+        rows["numbers"].append(sum(isinstance(v, int | float) for v in values) - rows["booleans"][-1])
+        rows["str"].append(texts if any(t is not None for t in texts) else None)
+    n = len(names)
+    first, last = min(ts), max(ts)
+    return {
+        **_constant_key(snap.header, n),
+        **rows,
+        "ts_min": [first] * n,
+        "ts_max": [last] * n,
+        "length": [len(snap.samples)] * n,
+    }
+
+
+def _text(value: object) -> str | None:
+    """A feature value as the text array keeps it: strings, and booleans as true/false."""
     if isinstance(value, bool):
-        return "bool"
-    return "num" if isinstance(value, int | float) else "str"
+        return "true" if value else "false"
+    return value if isinstance(value, str) else None
