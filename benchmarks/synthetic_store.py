@@ -17,7 +17,8 @@ from envparity.collector.store import Store, database_url
 def build_store(db: Path, services: list[str], environments: dict[str, float], samples: int, features: int) -> None:
     """``samples`` x ``features`` per (service, environment); every 4th feature shifted by the environment's value."""
     Store(database_url(db)).close()  # the schema, as the collector creates it
-    con = duckdb.connect(str(db), config={"enable_progress_bar": False})
+    con = duckdb.connect(str(db))
+    con.execute("SET enable_progress_bar = false")
     ts = "now()::TIMESTAMP - INTERVAL 30 MINUTE + i * INTERVAL 1 MILLISECOND"
     for service in services:
         for env, shift in environments.items():

@@ -103,14 +103,25 @@ def _keys(cols: dict[str, Any]) -> list[Key]:
 
 
 def _feature_numbers(engine: sa.Engine, query: dict[str, Any], cuts: Cuts) -> np.ndarray:
-    """One numeric feature's values, on a connection of its own (the engine reads features on threads)."""
+    """One numeric feature's values as a fresh array, on a connection of its own (the engine reads on threads).
+
+    Rows inside the window are unnested by the database (a flat column converts faster than arrays);
+    only rows crossing an edge come back as arrays to be cut.
+    """
+    where = f"{_WHERE} AND feature = :feature"
     with engine.connect() as conn:
-        cols = q.columns(
-            conn, f"SELECT agent_id, sequence, num FROM feature_columns WHERE {_WHERE} AND feature = :feature", query
+        whole = q.columns(
+            conn, f"SELECT unnest(num) AS num FROM feature_columns WHERE {where} AND NOT {_CROSSING}", query
         )
-    keys = _keys(cols)
-    flat, offsets = _flatten(cols["num"])
-    return _in_window(flat, offsets, list(range(len(keys))), keys, cuts)
+        parts = [q.numbers(whole["num"])]
+        if cuts:
+            cols = q.columns(
+                conn, f"SELECT agent_id, sequence, num FROM feature_columns WHERE {where} AND {_CROSSING}", query
+            )
+            keys = _keys(cols)
+            flat, offsets = _flatten(cols["num"])
+            parts.append(_in_window(flat, offsets, list(range(len(keys))), keys, cuts))
+    return parts[0] if len(parts) == 1 and parts[0].flags.writeable else np.concatenate(parts)
 
 
 def _text_feature(conn: sa.Connection, query: dict[str, Any], cuts: Cuts) -> FeatureColumn:

@@ -60,7 +60,7 @@ def split(cols: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
 def numbers(column: Any) -> np.ndarray:
     """A column of numbers (NULL as NaN) as a float array."""
     if hasattr(column, "to_numpy"):
-        return column.to_numpy(zero_copy_only=False).astype(float)
+        return column.to_numpy(zero_copy_only=False).astype(float, copy=False)
     return np.array([np.nan if v is None else v for v in column], dtype=float)
 
 

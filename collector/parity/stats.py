@@ -15,10 +15,10 @@ PSI binning modes:
 Each side is sorted once (``prepare``); every statistic reads the sorted values:
 bins are counted by binary search of the edges, quantiles and ranges are read off
 the ends. PSI, Jensen-Shannon, KL, means, stds, null rates and range checks use
-every value. Above ``MAX_EXACT`` (200,000) values per side the rank statistics
+every value. Above ``MAX_EXACT`` (100,000) values per side the rank statistics
 (KS, Wasserstein) read ``MAX_EXACT`` evenly spaced order statistics of each side:
 their empirical CDF is within 1/``MAX_EXACT`` of the full one everywhere, so the KS
-statistic moves by at most 2/``MAX_EXACT`` (1e-5), deterministically.
+statistic moves by at most 2/``MAX_EXACT`` (2e-5), deterministically.
 
 KS p-values: SciPy's ``ks_2samp`` (exact) up to ``EXACT_KS_MAX`` values per side;
 the Kolmogorov distribution ``kstwo.sf(D, en)`` (what ``ks_2samp(method="asymp")``
@@ -46,7 +46,7 @@ import numpy as np
 from envparity.collector.parity.pvalues import chi2_homogeneity, kolmogorov_sf, ks_exact_pvalue, kstwo_sf
 
 EPS = 1e-4
-MAX_EXACT = 200_000
+MAX_EXACT = 100_000
 EXACT_KS_MAX = 1_000
 KSTWO_MAX_EN = 10_000
 Binning = Literal["quantile", "evidently"]
