@@ -142,11 +142,11 @@ def create_app(
     @app.get("/v1/fingerprints/diff", response_model=None)
     def fingerprint_diff(request: Request, service: str, baseline: str = Query(...), target: str = Query(...)) -> Any:
         auth.check_read(request.headers.get("authorization"))
-        fps = {env: store.latest_fingerprint(service, env) for env in (baseline, target)}
-        missing = [env for env, fp in fps.items() if fp is None]
+        fps = store.latest_fingerprints(service, [baseline, target])
+        missing = [env for env in (baseline, target) if env not in fps]
         if missing:
             return _error(404, f"no fingerprint stored for {service}/{', '.join(missing)}")
-        items = diff_fingerprints(fps[baseline], fps[target])  # type: ignore[arg-type]
+        items = diff_fingerprints(fps[baseline], fps[target])
         return {
             "service": service,
             "baseline": baseline,

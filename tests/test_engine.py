@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from envparity.agent.wire import LATENCY_BUCKETS_S, RequestAggregates
+from envparity.collector.parity import engine
 from envparity.collector.parity.checks import classification_metrics, histogram_quantile
 from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn, Outcomes, ShadowPairs
 from envparity.collector.parity.engine import evaluate, layer_scores
@@ -45,6 +46,23 @@ def test_a_shift_of_0_2_std_in_one_feature_fails(n):
         result = evaluate("svc", environment(rng, "b", n), environment(rng, "t", n, shift=0.2), Thresholds())
         failing = {c.subject for c in result.checks if c.status == "fail"}
         assert failing == {"f3"}, (seed, failing)
+
+
+def test_small_samples_compared_together_give_the_checks_of_each_compared_alone(monkeypatch):
+    rng = np.random.default_rng(11)
+    base, target = environment(rng, "b", 2_000, features=30), environment(rng, "t", 2_000, features=30, shift=0.3)
+    target.features["f7"] = FeatureColumn("numeric", numeric=rng.normal(size=1_500), n_total=1_500)  # a size apart
+    target.features["f8"].numeric[:10] = np.nan  # missing values: compared alone
+    batched = []
+    compare_together = engine._batched
+    monkeypatch.setattr(engine, "_batched", lambda held, t: batched.append(compare_together(held, t)) or batched[-1])
+    together = evaluate("svc", base, target, Thresholds())
+    assert len(batched[0]) == 29  # 28 features at 2,000 a side and the predictions; f7 and f8 alone
+    monkeypatch.setattr(engine, "_batched", lambda held, t: {})
+    alone = evaluate("svc", base, target, Thresholds())
+    assert [c.model_dump() for c in together.checks] == [c.model_dump() for c in alone.checks]
+    assert together.distributions == alone.distributions
+    assert {c.subject for c in together.checks if c.status == "fail"} == {"f3"}
 
 
 def test_insufficient_data_is_reported_with_counts():

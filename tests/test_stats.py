@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -15,8 +16,11 @@ from envparity.collector.parity.distributions import numeric_histogram
 from envparity.collector.parity.pvalues import benjamini_hochberg, kolmogorov_sf
 from envparity.collector.parity.stats import (
     MAX_EXACT,
+    NumericComparison,
     compare_categorical,
     compare_numeric,
+    compare_rows,
+    compare_sorted,
     prepare,
     psi_evidently,
     rank_comparison,
@@ -229,3 +233,21 @@ def test_edge_cases_answer_without_nan(case):
     if case == "infinities":
         assert c.n_above >= 20 and c.n_below == 0  # +inf is above a finite maximum; -inf is the baseline's minimum
         assert math.isfinite(c.wasserstein)  # infinite spans are left out of W1
+
+
+@pytest.mark.parametrize(("nb", "nt"), [(1_500, 1_200), (400, 300)])  # the Kolmogorov and the exact p-value
+def test_rows_compared_together_equal_each_pair_compared_alone(nb, nt):
+    base = np.sort(rng.normal(size=(6, nb)), axis=1)
+    target = np.sort(rng.normal(0.1, 1.2, size=(6, nt)), axis=1)
+    base[4] = np.sort(np.round(base[4]))  # heavy ties: fewer than 10 decile bins, left to compare_sorted
+    target[5] += 5  # mostly beyond the baseline's range
+    target[2] = np.sort(np.round(target[2], 1))  # ties between and within the sides
+    together = compare_rows(base, target)
+    assert together[4] is None
+    for i, row in enumerate(together):
+        if row is None:
+            continue
+        alone = compare_sorted(prepare(base[i]), prepare(target[i]))
+        for field in fields(NumericComparison):
+            ours, reference = getattr(row, field.name), getattr(alone, field.name)
+            assert ours == pytest.approx(reference, rel=1e-12, abs=1e-15), (i, field.name)

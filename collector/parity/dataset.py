@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -92,6 +92,7 @@ class EnvironmentData:
     outcomes: Outcomes | None = None
     samples: int = 0
     gpu: GpuUsage | None = None
+    request_ids: Any = None  # the samples' request ids (store only; Arrow or a list), to look for shadow traffic
 
 
 def prediction_class(values: np.ndarray, threshold: float = 0.5) -> np.ndarray:

@@ -28,9 +28,12 @@ from envparity.collector.parity.distributions import distributions, numeric_hist
 from envparity.collector.parity.model import LAYERS, STATUS_ORDER, Check, Layer, Thresholds, overall_status
 from envparity.collector.parity.pvalues import benjamini_hochberg
 from envparity.collector.parity.stats import (
+    MAX_EXACT,
     CategoricalComparison,
     NumericComparison,
+    SortedSample,
     compare_categorical,
+    compare_rows,
     compare_sorted,
     prepare,
 )
@@ -109,28 +112,59 @@ def _compare_feature(name: str, fb: FeatureColumn, ft: FeatureColumn, t: Thresho
     return _Compared("data", name, compare_categorical(fb.categories, ft.categories, t.psi_binning))  # type: ignore[arg-type]
 
 
+_Held = tuple[int, Layer, str, np.ndarray, np.ndarray]  # a task's index, layer, subject and both sides' numbers
+
+
+def _batched(held: list[_Held], t: Thresholds) -> dict[int, _Compared]:
+    """Numeric comparisons of complete, finite samples with the same sizes, computed together (``compare_rows``)."""
+    groups: dict[tuple[int, int], list[_Held]] = defaultdict(list)
+    for item in held:
+        vb, vt = item[3], item[4]
+        if 0 < vb.size <= MAX_EXACT and 0 < vt.size <= MAX_EXACT and np.isfinite(vb).all() and np.isfinite(vt).all():
+            groups[(vb.size, vt.size)].append(item)
+    done = {}
+    for (nb, nt), items in groups.items():
+        if len(items) < 2:
+            continue
+        base = np.sort(np.stack([item[3] for item in items]), axis=1)
+        target = np.sort(np.stack([item[4] for item in items]), axis=1)
+        for (index, layer, subject, _, _), b, tt, c in zip(
+            items, base, target, compare_rows(base, target), strict=True
+        ):
+            if c is not None:
+                drawn = numeric_histogram(SortedSample(b, nb), SortedSample(tt, nt)) if C.worth_drawing(c, t) else None
+                done[index] = _Compared(layer, subject, c, drawn)
+    return done
+
+
 def _comparisons(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[_Compared]:
     """Every feature present on both sides with one kind, then prediction and confidence.
 
     Large inputs are compared on a thread per CPU (NumPy's sorts and the file reads release the GIL);
-    small ones in turn, where the work is Python overhead that threads cannot share.
+    small ones in turn, where the work is Python overhead that threads cannot share, so numeric
+    samples of equal sizes are compared together, along the rows of one array (quantile binning).
     """
     tasks: list[Callable[[], _Compared]] = []
+    held: list[_Held] = []
     values = 0
     for name in sorted(base.features.keys() & target.features.keys()):
         fb, ft = base.features[name], target.features[name]
         if fb.kind == ft.kind and fb.kind in ("numeric", "categorical"):
+            if fb.kind == "numeric" and fb.numeric is not None and ft.numeric is not None:
+                held.append((len(tasks), "data", name, fb.numeric, ft.numeric))
             tasks.append(partial(_compare_feature, name, fb, ft, t))
             values += fb.n_total + ft.n_total
     for subject, attribute in (("prediction", "predictions"), ("confidence", "confidence")):
         vb, vt = getattr(base, attribute), getattr(target, attribute)
         if vb is not None and vt is not None:
+            held.append((len(tasks), "prediction", subject, vb, vt))
             tasks.append(partial(_compare_numbers, "prediction", subject, vb, vt, t))
             values += vb.size + vt.size
-    if values < PARALLEL_MIN_VALUES:
-        return [task() for task in tasks]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda task: task(), tasks))
+    if values >= PARALLEL_MIN_VALUES:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            return list(pool.map(lambda task: task(), tasks))
+    done = _batched(held, t) if t.psi_binning == "quantile" else {}
+    return [done[i] if i in done else task() for i, task in enumerate(tasks)]
 
 
 def _judged(compared: list[_Compared], t: Thresholds, out: list[Check]) -> list[_Compared]:

@@ -64,20 +64,25 @@ def _cuts(conn: sa.Connection, params: dict[str, Any]) -> Cuts:
     }
 
 
-def _summaries(conn: sa.Connection, params: dict[str, Any], cuts: Cuts) -> dict[str, dict[str, _Summary]]:
+def _summaries(conn: sa.Connection, params: dict[str, Any]) -> tuple[dict[str, dict[str, _Summary]], Cuts]:
+    """Each feature's kind counts and values in the window, and the cuts of the snapshots crossing its edges."""
     out: dict[str, dict[str, _Summary]] = {env: {} for env in params["environments"]}
     sql = (
         "SELECT environment, feature, sum(numbers), sum(texts) + sum(booleans), "
-        f"sum(CASE WHEN {_CROSSING} THEN 0 ELSE length END) FROM feature_columns WHERE {_WHERE} "
-        "GROUP BY environment, feature"
+        f"sum(CASE WHEN {_CROSSING} THEN 0 ELSE length END), sum(CASE WHEN {_CROSSING} THEN 1 ELSE 0 END) "
+        f"FROM feature_columns WHERE {_WHERE} GROUP BY environment, feature"
     )
-    for env, name, numbers, texts, values in q.rows(conn, sql, params):
+    crossing = False
+    for env, name, numbers, texts, values, crossed in q.rows(conn, sql, params):
         out[env][name] = _Summary(int(numbers), int(texts), int(values))
-    if cuts:
-        sql = f"SELECT environment, feature, agent_id, sequence FROM feature_columns WHERE {_WHERE} AND {_CROSSING}"
-        for env, name, agent, sequence in q.rows(conn, sql, params):
-            out[env][name].values += len(cuts[(agent, sequence)])
-    return out
+        crossing = crossing or bool(crossed)
+    if not crossing:
+        return out, {}
+    cuts = _cuts(conn, params)
+    sql = f"SELECT environment, feature, agent_id, sequence FROM feature_columns WHERE {_WHERE} AND {_CROSSING}"
+    for env, name, agent, sequence in q.rows(conn, sql, params):
+        out[env][name].values += len(cuts[(agent, sequence)])
+    return out, cuts
 
 
 def _flatten(column: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -163,8 +168,7 @@ def _grouped_numbers(
 
 def read_features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, dict[str, FeatureColumn]]:
     """Every feature of each environment (``params``: service, environments, start, end), by name."""
-    cuts = _cuts(conn, params)
-    summaries = _summaries(conn, params, cuts)
+    summaries, cuts = _summaries(conn, params)
     small = [
         env
         for env, features in summaries.items()

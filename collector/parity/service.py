@@ -8,13 +8,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
 from envparity.collector.parity.engine import Evaluation, evaluate
 from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
 from envparity.collector.parity.model import ParityConfig
-from envparity.collector.parity.store_reader import load_environments, load_shadow, split_environment
+from envparity.collector.parity.store_reader import (
+    load_environments,
+    load_shadow,
+    shares_requests,
+    split_environment,
+)
 from envparity.collector.store import Store
+
+if TYPE_CHECKING:
+    from envparity.agent.wire import Fingerprint
 
 log = logging.getLogger("envparity.collector.parity")
 REFERENCE_PREFIX = "ref."
@@ -50,12 +59,17 @@ class ParityService:
     def _window_for(self, spec: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         return _ALL_TIME if spec.startswith(REFERENCE_PREFIX) else (start, end)
 
-    def _fingerprint_diff(self, service: str, baseline: str, target: str) -> tuple[list[DiffItem], dict[str, float]]:
+    def _fingerprints(self, service: str, specs: list[str]) -> dict[str, Fingerprint]:
+        """The latest fingerprint of each environment named (references and earlier windows have none)."""
+        names = {split_environment(spec)[0] for spec in specs}
+        return self.store.latest_fingerprints(service, sorted(n for n in names if not n.startswith(REFERENCE_PREFIX)))
+
+    @staticmethod
+    def _fingerprint_diff(
+        fingerprints: dict[str, Fingerprint], baseline: str, target: str
+    ) -> tuple[list[DiffItem], dict[str, float]]:
         """The differences of the two latest fingerprints, and the share of equal entries per dimension."""
-        names = [split_environment(e)[0] for e in (baseline, target)]
-        if any(n.startswith(REFERENCE_PREFIX) for n in names):
-            return [], {}
-        fb, ft = (self.store.latest_fingerprint(service, n) for n in names)
+        fb, ft = (fingerprints.get(split_environment(spec)[0]) for spec in (baseline, target))
         if fb is None or ft is None:
             return [], {}
         items = diff_fingerprints(fb, ft)
@@ -70,10 +84,18 @@ class ParityService:
         environments = load_environments(self.store, service, {s: self._window_for(s, start, end) for s in specs})
         read = _ServiceInputs(environments, (start, end))
         tolerance = self.config.thresholds(service).feature_tolerance
+        fingerprints = self._fingerprints(service, specs)
         for baseline, target in pairs:
             try:
-                shadow = load_shadow(self.store, service, baseline, target, start, end, tolerance)
-                read.pairs[(baseline, target)] = _PairInputs(shadow, *self._fingerprint_diff(service, baseline, target))
+                shared = shares_requests(environments[baseline], environments[target])
+                shadow = (
+                    load_shadow(self.store, service, baseline, target, start, end, tolerance)
+                    if shared
+                    else ShadowPairs()
+                )
+                read.pairs[(baseline, target)] = _PairInputs(
+                    shadow, *self._fingerprint_diff(fingerprints, baseline, target)
+                )
             except Exception as exc:  # handed to the evaluation, which logs it
                 read.pairs[(baseline, target)] = exc
         return read

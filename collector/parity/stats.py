@@ -100,11 +100,11 @@ def _mid_ranks(n: int, limit: int) -> np.ndarray:
     return ((np.arange(limit) + 0.5) * (n / limit)).astype(np.intp)
 
 
-def _moments(x: np.ndarray) -> tuple[float, float]:
-    """Mean and population std, as ``np.mean`` and ``np.std`` give them, in two passes instead of four."""
-    mean = float(np.mean(x))
-    centred = x - mean
-    return mean, float(np.sqrt(np.dot(centred, centred) / x.size))
+def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population std along the last axis, as ``np.mean`` and ``np.std`` give them, in two passes."""
+    mean = np.mean(x, axis=-1)
+    centred = x - mean[..., None]
+    return mean, np.sqrt(np.einsum("...i,...i->...", centred, centred) / x.shape[-1])
 
 
 def _distinct(sorted_values: np.ndarray) -> np.ndarray:
@@ -114,10 +114,11 @@ def _distinct(sorted_values: np.ndarray) -> np.ndarray:
 
 
 def sorted_quantiles(sorted_values: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``np.quantile(values, q)`` (its default, linear method) read off sorted values without selecting again."""
-    h = (sorted_values.size - 1) * q
+    """``np.quantile(values, q, axis=-1)`` (its default, linear method) read off values sorted along the last axis."""
+    n = sorted_values.shape[-1]
+    h = (n - 1) * q
     lo = np.floor(h).astype(np.intp)
-    below, above = sorted_values[lo], sorted_values[np.minimum(lo + 1, sorted_values.size - 1)]
+    below, above = sorted_values[..., lo], sorted_values[..., np.minimum(lo + 1, n - 1)]
     return below + (h - lo) * (above - below)
 
 
@@ -146,10 +147,10 @@ def _sorted_proportions(finite_sorted: np.ndarray, inner_edges: np.ndarray) -> n
     return bin_counts(finite_sorted, inner_edges, "right") / max(finite_sorted.size, 1)
 
 
-def psi_from_proportions(b: np.ndarray, t: np.ndarray, eps: float = EPS) -> float:
-    """PSI = sum((t - b) * ln(t / b)) with each proportion floored at ``eps``."""
+def psi_from_proportions(b: np.ndarray, t: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """PSI = sum((t - b) * ln(t / b)) along the last axis, with each proportion floored at ``eps``."""
     b, t = np.maximum(b, eps), np.maximum(t, eps)
-    return float(np.sum((t - b) * np.log(t / b)))
+    return np.sum((t - b) * np.log(t / b), axis=-1)
 
 
 def _quantile_proportions(bs: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,36 +201,38 @@ class RankComparison:
     wasserstein: float  # not normalised
 
 
-def _merged_cdfs(b: np.ndarray, t: np.ndarray) -> tuple[float, float]:
-    """KS statistic and Wasserstein-1 distance of two sorted samples, from one merge.
+def _merged_cdfs(b: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """KS statistic and Wasserstein-1 distance of samples sorted along the last axis (one pair per row), by merging.
 
     Both empirical CDFs are evaluated at every distinct value of the pooled sample
     (a stable sort of two sorted runs is a merge, then one cumulative sum):
     D = max |F_b - F_t|, W1 = integral of |F_b - F_t| (infinite values are left out of W1).
     """
-    nb, nt = b.size, t.size
-    pooled = np.concatenate([b, t])
-    order = np.argsort(pooled, kind="stable")
-    values = pooled[order]
+    nb, nt = b.shape[-1], t.shape[-1]
+    pooled = np.concatenate([b, t], axis=-1)
+    order = np.argsort(pooled, axis=-1, kind="stable")
+    values = np.take_along_axis(pooled, order, axis=-1)
     # F_b - F_t after each pooled value: (b seen) / nb - (position - b seen) / nt, computed in place
-    gaps = np.cumsum(order < nb, dtype=np.int32) * (1 / nb + 1 / nt)  # int32: NumPy's fast cumulative sum of bools
+    gaps = np.cumsum(order < nb, axis=-1, dtype=np.int32) * (1 / nb + 1 / nt)  # int32: NumPy's fast cumsum of bools
     gaps -= np.arange(1, nb + nt + 1, dtype=np.float64) / nt
     np.abs(gaps, out=gaps)
     with np.errstate(invalid="ignore"):  # inf - inf between equal infinities
-        widths = np.diff(values)
+        widths = np.diff(values, axis=-1)
     if np.isfinite(widths).all() and widths.all():  # no infinities, no ties: every position ends a value
-        d, w1 = float(gaps.max()), float(np.dot(gaps[:-1], widths))
+        d = gaps.max(axis=-1)
     else:
-        last_of_value = np.append(values[1:] != values[:-1], True)
-        finite = np.isfinite(widths)
-        d, w1 = float(gaps[last_of_value].max()), float(np.dot(gaps[:-1][finite], widths[finite]))
+        last_of_value = np.ones(values.shape, dtype=bool)
+        last_of_value[..., :-1] = values[..., 1:] != values[..., :-1]
+        d = np.where(last_of_value, gaps, 0.0).max(axis=-1)
+        widths = np.where(np.isfinite(widths), widths, 0.0)
+    w1 = np.einsum("...i,...i->...", gaps[..., :-1], widths)
     # D is a multiple of 1 / (nb nt): snapped to it, equal statistics are equal floats (p-values are cached by D)
-    return round(d * nb * nt) / (nb * nt), w1
+    return np.round(d * nb * nt) / (nb * nt), w1
 
 
 def _sorted_ranks(b: np.ndarray, t: np.ndarray) -> RankComparison:
     """KS (statistic, p-value) and Wasserstein-1 of two sorted samples (order statistics above ``MAX_EXACT``)."""
-    d, w1 = _merged_cdfs(order_statistics(b), order_statistics(t))
+    d, w1 = (float(x) for x in _merged_cdfs(order_statistics(b), order_statistics(t)))
     return RankComparison(d, ks_pvalue(b, t, d), w1)
 
 
@@ -255,18 +258,18 @@ def _normalise(w: float, sd: float) -> float:
     return 0.0 if w == 0 else float("inf")
 
 
-def _rel_entr_sum(x: np.ndarray, y: np.ndarray) -> float:
-    """sum(x * ln(x / y)) for strictly positive x and y (SciPy's ``rel_entr`` there)."""
-    return float(np.sum(x * np.log(x / y)))
+def _rel_entr_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """sum(x * ln(x / y)) along the last axis, for strictly positive x and y (SciPy's ``rel_entr`` there)."""
+    return np.sum(x * np.log(x / y), axis=-1)
 
 
-def _divergences(pb: np.ndarray, pt: np.ndarray) -> tuple[float, float]:
-    """What ``jensenshannon(b, t, base=2)`` and ``entropy(t, b)`` give on the floored, normalised shares."""
+def _divergences(pb: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``jensenshannon(b, t, base=2)`` and ``entropy(t, b)`` give on the floored, normalised shares (per row)."""
     b, t = np.maximum(pb, EPS), np.maximum(pt, EPS)
-    b, t = b / b.sum(), t / t.sum()
+    b, t = b / b.sum(axis=-1, keepdims=True), t / t.sum(axis=-1, keepdims=True)
     m = (b + t) / 2
-    js = np.sqrt(max(0.0, (_rel_entr_sum(b, m) + _rel_entr_sum(t, m)) / 2) / np.log(2))
-    return float(js), _rel_entr_sum(t, b)
+    js = np.sqrt(np.maximum(0.0, (_rel_entr_sum(b, m) + _rel_entr_sum(t, m)) / 2) / np.log(2))
+    return js, _rel_entr_sum(t, b)
 
 
 @dataclass(frozen=True)
@@ -320,11 +323,15 @@ def compare_sorted(base: SortedSample, target: SortedSample, binning: Binning = 
         )
     ranks = _sorted_ranks(b, t)
     bf, tf = base.finite, target.finite
-    (mean_b, sd), (mean_t, sd_t) = (_moments(x) if x.size else (0.0, 0.0) for x in (bf, tf))
+    (mean_b, sd), (mean_t, sd_t) = (tuple(float(m) for m in _moments(x)) if x.size else (0.0, 0.0) for x in (bf, tf))
     mean_shift = _safe_ratio(mean_t - mean_b, sd) if bf.size and tf.size else 0.0
     pb, pt = _quantile_proportions(bf, tf)
-    js, kl = _divergences(pb, pt)
-    value = psi_from_proportions(pb, pt) if binning == "quantile" else _psi_evidently(*_evidently_proportions(bf, tf))
+    js, kl = (float(x) for x in _divergences(pb, pt))
+    value = (
+        float(psi_from_proportions(pb, pt))
+        if binning == "quantile"
+        else _psi_evidently(*_evidently_proportions(bf, tf))
+    )
     n_below = int(np.searchsorted(t, b[0], side="left"))
     n_above = int(t.size - np.searchsorted(t, b[-1], side="right"))
     return NumericComparison(
@@ -344,6 +351,54 @@ def compare_sorted(base: SortedSample, target: SortedSample, binning: Binning = 
         n_below=n_below,
         n_above=n_above,
     )
+
+
+def compare_rows(base: np.ndarray, target: np.ndarray) -> list[NumericComparison | None]:
+    """``compare_sorted`` of many pairs at once, in quantile binning: row i of each side holds one pair's values.
+
+    For the many small comparisons of a scheduled cycle, where NumPy's per-call overhead
+    outweighs the arithmetic. Each row must be sorted, finite and complete (no missing
+    values), the rows of a side equally long and at most ``MAX_EXACT``; the statistics
+    are computed along the rows by the same functions. A row whose baseline deciles tie
+    (fewer than 10 bins) gets None: ``compare_sorted`` handles it.
+    """
+    nb, nt = base.shape[1], target.shape[1]
+    d, w1 = _merged_cdfs(base, target)
+    (mean_b, sd_b), (mean_t, sd_t) = _moments(base), _moments(target)
+    edges = sorted_quantiles(base, _DECILES)
+    distinct = (np.diff(edges, axis=1) > 0).all(axis=1)
+    pb = np.stack([bin_counts(x, e, "right") for x, e in zip(base, edges, strict=True)]) / nb
+    pt = np.stack([bin_counts(x, e, "right") for x, e in zip(target, edges, strict=True)]) / nt
+    psi = psi_from_proportions(pb, pt)
+    js, kl = _divergences(pb, pt)
+    n_below = np.count_nonzero(target < base[:, :1], axis=1)
+    n_above = np.count_nonzero(target > base[:, -1:], axis=1)
+    out: list[NumericComparison | None] = []
+    for i in range(base.shape[0]):
+        if not distinct[i]:
+            out.append(None)
+            continue
+        sd = float(sd_b[i])
+        out.append(
+            NumericComparison(
+                n_baseline=nb,
+                n_target=nt,
+                psi=float(psi[i]),
+                ks_statistic=float(d[i]),
+                ks_pvalue=ks_pvalue(base[i], target[i], float(d[i])),
+                wasserstein=_normalise(float(w1[i]), sd),
+                js_distance=float(js[i]),
+                kl_divergence=float(kl[i]),
+                mean_shift=_safe_ratio(float(mean_t[i] - mean_b[i]), sd),
+                std_ratio=_safe_ratio(float(sd_t[i]), sd),
+                null_rate_baseline=0.0,
+                null_rate_target=0.0,
+                range_violation=float(n_below[i] + n_above[i]) / nt,
+                n_below=int(n_below[i]),
+                n_above=int(n_above[i]),
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -374,7 +429,7 @@ def compare_categorical(
     table = np.array([[cb[c] for c in cats], [ct[c] for c in cats]], dtype=float)
     chi2, p = (0.0, 1.0) if len(cats) < 2 or nb == 0 or nt == 0 else chi2_homogeneity(table)
     pb, pt = table[0] / max(nb, 1), table[1] / max(nt, 1)
-    value = _psi_evidently(pb, pt) if binning == "evidently" else psi_from_proportions(pb, pt)
+    value = _psi_evidently(pb, pt) if binning == "evidently" else float(psi_from_proportions(pb, pt))
     return CategoricalComparison(
         n_baseline=nb,
         n_target=nt,

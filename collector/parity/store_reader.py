@@ -80,6 +80,9 @@ def _requests(conn: sa.Connection, params: dict[str, Any]) -> dict[str, tuple[Re
 
 
 def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes | None]:
+    recorded = "SELECT 1 FROM outcomes WHERE service = :service AND environment IN :environments LIMIT 1"
+    if not q.rows(conn, recorded, params):  # most services record none: no join over their samples
+        return dict.fromkeys(params["environments"])
     rows = q.rows(
         conn,
         "SELECT s.environment, s.prediction_num, o.outcome_num FROM samples s JOIN outcomes o "
@@ -131,7 +134,9 @@ def _load_window(
     params = {"service": service, "environments": names, "start": naive_utc(start), "end": naive_utc(end)}
     samples = q.split(
         q.columns(
-            conn, f"SELECT environment, prediction_num, confidence FROM samples WHERE {_WHERE.format(ts='ts')}", params
+            conn,
+            f"SELECT environment, prediction_num, confidence, request_id FROM samples WHERE {_WHERE.format(ts='ts')}",
+            params,
         ),
         names,
     )
@@ -148,6 +153,7 @@ def _load_window(
             outcomes=outcomes[n],
             gpu=gpu[n],
             samples=len(samples[n]["prediction_num"]),
+            request_ids=samples[n]["request_id"],
         )
         for n in names
     }
@@ -213,6 +219,18 @@ FROM base fb JOIN t_values ft ON ft.agent_id = fb.t_agent AND ft.sequence = fb.t
      AND ft.feature = fb.feature
 GROUP BY fb.feature
 """
+
+
+def shares_requests(baseline: EnvironmentData, target: EnvironmentData) -> bool:
+    """Whether the two windows hold a request id in common: without one there is no shadow pair to match."""
+    b, t = baseline.request_ids, target.request_ids
+    if b is None or t is None:
+        return True  # not known: let the store match them
+    if hasattr(b, "to_pylist"):  # Arrow: a hash lookup without Python objects
+        import pyarrow.compute as pc
+
+        return bool(pc.any(pc.is_in(pc.drop_null(t), value_set=pc.drop_null(b))).as_py())
+    return bool(set(b) & set(t) - {None})
 
 
 def load_shadow(

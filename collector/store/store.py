@@ -14,6 +14,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -393,15 +394,29 @@ class Store:
                 .limit(1)
             ).scalar_one_or_none()
 
-    def latest_fingerprint(self, service: str, environment: str) -> Fingerprint | None:
-        fp_hash = self.latest_fingerprint_hash(service, environment)
-        if fp_hash is None:
-            return None
+    def latest_fingerprints(self, service: str, environments: list[str]) -> dict[str, Fingerprint]:
+        """The latest fingerprint of each environment that has one, in one query."""
+        s, f = schema.snapshots, schema.fingerprints
+        order = (s.c.window_end.desc(), s.c.received_at.desc())
+        ranked = (
+            sa.select(
+                s.c.environment,
+                s.c.fingerprint_hash,
+                sa.func.row_number().over(partition_by=s.c.environment, order_by=order).label("rank"),
+            )
+            .where(s.c.service == service, s.c.environment.in_(environments), s.c.fingerprint_hash.is_not(None))
+            .subquery()
+        )
+        query = (
+            sa.select(ranked.c.environment, ranked.c.fingerprint_hash, f.c.body)
+            .join(f, f.c.hash == ranked.c.fingerprint_hash)
+            .where(ranked.c.rank == 1)
+        )
         with self.engine.connect() as conn:
-            body = conn.execute(
-                sa.select(schema.fingerprints.c.body).where(schema.fingerprints.c.hash == fp_hash)
-            ).scalar_one()
-        return Fingerprint.model_validate({**json.loads(body), "hash": fp_hash})
+            return {env: _fingerprint(fp_hash, body) for env, fp_hash, body in conn.execute(query)}
+
+    def latest_fingerprint(self, service: str, environment: str) -> Fingerprint | None:
+        return self.latest_fingerprints(service, [environment]).get(environment)
 
     def row_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -433,6 +448,12 @@ class Store:
                 schema.fingerprints.delete().where(schema.fingerprints.c.hash.not_in(referenced))
             ).rowcount
         return deleted
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(fp_hash: str, body: str) -> Fingerprint:
+    """A stored fingerprint (its hash names one body for good, so each is parsed once)."""
+    return Fingerprint.model_validate({**json.loads(body), "hash": fp_hash})
 
 
 def _constant_key(header: Header, n: int) -> dict[str, list[Any]]:
