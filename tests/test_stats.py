@@ -121,9 +121,23 @@ def test_report_histogram_equals_numpy_on_clipped_values():
     edges = np.asarray(drawn["edges"])
     lo, hi = np.percentile(np.concatenate([b, t]), [0.5, 99.5])
     assert edges[0] == pytest.approx(lo) and edges[-1] == pytest.approx(hi) and len(edges) <= 31
+    numpys = np.histogram_bin_edges(np.concatenate([b, t]), "auto", range=(lo, hi))
+    assert len(numpys) > 31 and len(edges) == 31  # NumPy's auto rule asks for more bins than are drawn
     for side, x in (("baseline", b), ("target", t)):
         expected = np.histogram(np.clip(x, lo, hi), bins=edges)[0] / x.size
         np.testing.assert_allclose(drawn[side], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [20, 150, 300])
+def test_report_bins_follow_numpys_auto_rule(n):
+    """Fewer values: NumPy's ``auto`` rule gives fewer than the 30 bins drawn at most."""
+    b, t = rng.exponential(size=n), rng.exponential(1.3, size=n + 7)
+    pooled = np.concatenate([b, t])
+    lo, hi = np.percentile(pooled, [0.5, 99.5])
+    edges = numeric_histogram(prepare(b), prepare(t))["edges"]
+    expected = np.histogram_bin_edges(pooled, "auto", range=(lo, hi))
+    assert len(expected) < 31
+    np.testing.assert_allclose(edges, expected, rtol=1e-12)
 
 
 def test_ks_and_wasserstein_with_heavy_ties():

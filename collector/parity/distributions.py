@@ -1,7 +1,7 @@
 """Binned distributions of baseline and target for the drifting subjects, drawn by the HTML report.
 
-Numeric subjects share bin edges over both samples (``np.histogram_bin_edges``
-with the ``auto`` rule, at most 30 bins, between the 0.5th and 99.5th
+Numeric subjects share bin edges over both samples (NumPy's ``auto`` bin rule,
+at most 30 bins, between the 0.5th and 99.5th
 percentiles of the pooled finite values so that one outlier does not squash the
 picture; edges are read from at most ``EDGE_SAMPLE`` evenly spaced order
 statistics per side, the shares from every value); categorical ones show the
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from envparity.collector.parity.dataset import EnvironmentData
-from envparity.collector.parity.stats import SortedSample, bin_counts, order_statistics
+from envparity.collector.parity.stats import SortedSample, bin_counts, order_statistics, sorted_quantiles
 
 MAX_BINS = 30
 MAX_CATEGORIES = 12
@@ -25,24 +25,45 @@ MAX_SUBJECTS = 12
 EDGE_SAMPLE = 50_000
 
 
+_OUTER = np.array([0.005, 0.995])
+_QUARTILES = np.array([0.25, 0.75])
+
+
+def _bin_count(inside: np.ndarray, lo: float, hi: float) -> int:
+    """NumPy's ``auto`` bin rule over [lo, hi], from the sorted values inside it (at most ``MAX_BINS``).
+
+    The smaller of the Freedman-Diaconis width (2 IQR n^(-1/3), when the IQR is not 0) and the
+    Sturges width (the values' range / (log2 n + 1)), as ``np.histogram_bin_edges(x, "auto")``
+    chooses it, without selecting the quartiles again.
+    """
+    n = inside.size
+    width = (inside[-1] - inside[0]) / (np.log2(n) + 1.0) if n else 0.0
+    q1, q3 = sorted_quantiles(inside, _QUARTILES) if n else (0.0, 0.0)
+    if q3 > q1:
+        width = min(width, 2.0 * (q3 - q1) * n ** (-1 / 3))
+    return min(MAX_BINS, int(np.ceil((hi - lo) / width))) if width > 0 else 1
+
+
 def numeric_histogram(base: SortedSample, target: SortedSample) -> dict[str, Any] | None:
     """Shares of both sides over shared edges; values beyond the edges count in the outer bins."""
     b, t = base.finite, target.finite
     if not b.size or not t.size:
         return None
-    pooled = np.concatenate([order_statistics(b, EDGE_SAMPLE), order_statistics(t, EDGE_SAMPLE)])
-    lo, hi = np.percentile(pooled, [0.5, 99.5])
+    # two sorted runs: a stable sort merges them
+    pooled = np.sort(
+        np.concatenate([order_statistics(b, EDGE_SAMPLE), order_statistics(t, EDGE_SAMPLE)]), kind="stable"
+    )
+    lo, hi = sorted_quantiles(pooled, _OUTER)  # np.percentile(pooled, [0.5, 99.5])
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
-    edges = np.histogram_bin_edges(pooled, bins="auto", range=(lo, hi))
-    if len(edges) > MAX_BINS + 1:
-        edges = np.linspace(lo, hi, MAX_BINS + 1)
+    inside = pooled[np.searchsorted(pooled, lo) : np.searchsorted(pooled, hi, side="right")]
+    edges = np.linspace(lo, hi, _bin_count(inside, lo, hi) + 1)
     shares = [bin_counts(x, edges[1:-1], "left") / x.size for x in (b, t)]
     return {
         "kind": "numeric",
-        "edges": [float(e) for e in edges],
-        "baseline": [round(float(s), 6) for s in shares[0]],
-        "target": [round(float(s), 6) for s in shares[1]],
+        "edges": edges.tolist(),
+        "baseline": np.round(shares[0], 6).tolist(),
+        "target": np.round(shares[1], 6).tolist(),
     }
 
 

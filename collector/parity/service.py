@@ -111,9 +111,12 @@ class ParityService:
     ) -> Evaluation:
         end = end or datetime.now(UTC)
         start = end - (window or self.window)
-        return self._evaluate(service, baseline, target, self._read(service, [(baseline, target)], start, end), save)
+        result = self._evaluate(service, baseline, target, self._read(service, [(baseline, target)], start, end))
+        if save:
+            self.store.save_evaluations([result])
+        return result
 
-    def _evaluate(self, service: str, baseline: str, target: str, read: _ServiceInputs, save: bool) -> Evaluation:
+    def _evaluate(self, service: str, baseline: str, target: str, read: _ServiceInputs) -> Evaluation:
         """One pair from what was read for its service."""
         inputs = read.pairs[(baseline, target)]
         if isinstance(inputs, Exception):
@@ -124,17 +127,22 @@ class ParityService:
         result = evaluate(service, env[baseline], env[target], thresholds, inputs.items, inputs.shadow)
         result.fingerprint_parity = inputs.fingerprint_parity
         result.window_start, result.window_end, result.evaluated_at = start, end, datetime.now(UTC)
-        if save:
-            self.store.save_evaluation(result)
         with self._lock:
             self.latest[(service, baseline, target)] = result
         return result
 
+    def _save(self, service: str, evaluations: list[Evaluation]) -> None:
+        try:
+            self.store.save_evaluations(evaluations)
+        except Exception:  # the evaluations stay in memory (and on /metrics); the next cycle stores its own
+            log.exception("storing the evaluations of %s failed", service)
+
     def evaluate_all(self) -> list[Evaluation]:
         """Every configured (or default) pair of every service; one failing pair does not stop the rest.
 
-        The next service is read on a thread while this one is compared: the store's queries
-        wait on the database and NumPy's work on the CPU, and each holds the GIL only in between.
+        The next service is read on a thread while this one is compared, and each service's
+        evaluations are stored on that thread too (one transaction per service): the store's
+        queries wait on the database and NumPy's work on the CPU, each holding the GIL only in between.
         """
         started = time.perf_counter()
         end = datetime.now(UTC)
@@ -155,11 +163,14 @@ class ParityService:
                 except Exception:  # one broken service must not stall every other evaluation
                     log.exception("reading %s failed", service)
                     continue
+                evaluated = []
                 for baseline, target in pairs:
                     try:
-                        results.append(self._evaluate(service, baseline, target, read, save=True))
+                        evaluated.append(self._evaluate(service, baseline, target, read))
                     except Exception:
                         log.exception("evaluation of %s %s -> %s failed", service, baseline, target)
+                reader.submit(self._save, service, evaluated)
+                results.extend(evaluated)
         self.last_duration_s = time.perf_counter() - started
         self.last_success = time.time()
         return results

@@ -287,24 +287,27 @@ class Store:
     def _writing(self) -> contextlib.AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
 
-    def save_evaluation(self, evaluation: Evaluation) -> str:
-        ident = str(uuid.uuid4())
-        with self._writing(), self.engine.begin() as conn:
-            conn.execute(
-                schema.evaluations.insert().values(
-                    id=ident,
-                    service=evaluation.service,
-                    baseline=evaluation.baseline,
-                    target=evaluation.target,
-                    evaluated_at=naive_utc(evaluation.evaluated_at or datetime.now(UTC)),
-                    window_start=naive_utc(evaluation.window_start),
-                    window_end=naive_utc(evaluation.window_end),
-                    status=evaluation.status,
-                    score=evaluation.score,
-                    body=json.dumps(evaluation.as_dict()),
-                )
-            )
-        return ident
+    def save_evaluations(self, evaluations: list[Evaluation]) -> list[str]:
+        """Store evaluations in one transaction; returns their ids."""
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "service": e.service,
+                "baseline": e.baseline,
+                "target": e.target,
+                "evaluated_at": naive_utc(e.evaluated_at or datetime.now(UTC)),
+                "window_start": naive_utc(e.window_start),
+                "window_end": naive_utc(e.window_end),
+                "status": e.status,
+                "score": e.score,
+                "body": json.dumps(e.as_dict()),
+            }
+            for e in evaluations
+        ]
+        if rows:
+            with self._writing(), self.engine.begin() as conn:
+                conn.execute(schema.evaluations.insert(), rows)
+        return [r["id"] for r in rows]
 
     def evaluations(
         self, service: str, baseline: str, target: str, at: datetime | None = None, limit: int = 1
