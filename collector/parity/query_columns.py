@@ -48,9 +48,11 @@ def split(cols: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
     """Columns with an ``environment`` column, split into each environment's columns."""
     env = cols["environment"]
     if hasattr(env, "to_numpy"):  # Arrow
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        return {n: {k: v.filter(pc.equal(env, n)) for k, v in cols.items()} for n in names}
+        masks = {n: pc.equal(env, pa.scalar(n)) for n in names}  # a scalar: a str would be converted on each call
+        return {n: {k: v.filter(masks[n]) for k, v in cols.items()} for n in names}
     rows: dict[str, list[int]] = {n: [] for n in names}
     for i, e in enumerate(env):
         rows[e].append(i)
