@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import subprocess
 
 import pytest
-from helpers import REPO, make_snapshot, run_cli
+from helpers import REPO, envparity_cmd, make_snapshot, run_cli
 from pydantic import ValidationError
 
 from envparity.agent.wire import WIRE_VERSION, Snapshot, check_wire_version, json_schema
@@ -20,6 +23,18 @@ def test_cli_prints_the_schema():
     result = run_cli("wire", "schema")
     assert result.returncode == 0
     assert json.loads(result.stdout)["title"].endswith(WIRE_VERSION)
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error():
+    """``envparity wire schema | head -c 10``: the pipe closes early; no error, no traceback."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)  # the schema (about 20 KB) cannot sit in the pipe
+    with subprocess.Popen(envparity_cmd("wire", "schema"), stdout=write_end, stderr=subprocess.PIPE) as writer:
+        os.close(write_end)
+        assert os.read(read_end, 10)
+        os.close(read_end)  # the reader goes away: the writer's next write fails
+        assert writer.wait(timeout=60) == 0
+        assert writer.stderr is not None and writer.stderr.read() == b""
 
 
 def test_snapshot_round_trips():

@@ -44,19 +44,19 @@ def columns(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, 
     return {name: [r[i] for r in rows] for i, name in enumerate(result.keys())}
 
 
-def split(cols: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
-    """Columns with an ``environment`` column, split into each environment's columns."""
+def split(cols: dict[str, Any], count: int) -> dict[int, dict[str, Any]]:
+    """Columns whose ``environment`` column holds an index below ``count``, split into each index's columns."""
     env = cols["environment"]
     if hasattr(env, "to_numpy"):  # Arrow
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        masks = {n: pc.equal(env, pa.scalar(n)) for n in names}  # a scalar: a str would be converted on each call
-        return {n: {k: v.filter(masks[n]) for k, v in cols.items()} for n in names}
-    rows: dict[str, list[int]] = {n: [] for n in names}
-    for i, e in enumerate(env):
-        rows[e].append(i)
-    return {n: {k: [v[i] for i in rows[n]] for k, v in cols.items()} for n in names}
+        masks = {i: pc.equal(env, pa.scalar(i, env.type)) for i in range(count)}
+        return {i: {k: v.filter(masks[i]) for k, v in cols.items()} for i in range(count)}
+    rows: dict[int, list[int]] = {i: [] for i in range(count)}
+    for r, i in enumerate(env):
+        rows[i].append(r)
+    return {i: {k: [v[r] for r in rows[i]] for k, v in cols.items()} for i in range(count)}
 
 
 def numbers(column: Any) -> np.ndarray:

@@ -127,19 +127,36 @@ def _gpu_usage(rows: list[sa.Row]) -> GpuUsage | None:
     )
 
 
+# Up to this many samples per environment, a window's request ids are read to tell whether two
+# environments share any (shadow traffic) before matching them in SQL; larger windows go to SQL directly.
+SHADOW_PRECHECK_MAX = 50_000
+
+
+def _environment_index(names: list[str]) -> str:
+    """SQL for each row's environment as its position in ``names`` (``:environments_i`` as ``bind`` names them)."""
+    return "CASE environment " + " ".join(f"WHEN :environments_{i} THEN {i}" for i in range(len(names))) + " END"
+
+
+def _request_ids(conn: sa.Connection, params: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    sql = f"SELECT {_environment_index(names)} AS environment, request_id FROM samples WHERE {_WHERE.format(ts='ts')}"
+    parts = q.split(q.columns(conn, sql, params), len(names))
+    return {n: parts[i]["request_id"] for i, n in enumerate(names)}
+
+
 def _load_window(
     conn: sa.Connection, service: str, names: list[str], start: datetime, end: datetime
 ) -> dict[str, EnvironmentData]:
     """Environments of one service over one window, each query covering all of them."""
     params = {"service": service, "environments": names, "start": naive_utc(start), "end": naive_utc(end)}
-    samples = q.split(
-        q.columns(
-            conn,
-            f"SELECT environment, prediction_num, confidence, request_id FROM samples WHERE {_WHERE.format(ts='ts')}",
-            params,
-        ),
-        names,
+    sql = (
+        f"SELECT {_environment_index(names)} AS environment, prediction_num, confidence "
+        f"FROM samples WHERE {_WHERE.format(ts='ts')}"
     )
+    parts = q.split(q.columns(conn, sql, params), len(names))
+    samples = {n: parts[i] for i, n in enumerate(names)}
+    counts = {n: len(samples[n]["prediction_num"]) for n in names}
+    small = max(counts.values(), default=0) <= SHADOW_PRECHECK_MAX
+    ids = _request_ids(conn, params, names) if small else {}
     requests, outcomes, gpu = _requests(conn, params), _outcomes(conn, params), _gpu(conn, params)
     features = read_features(conn, params)
     return {
@@ -152,8 +169,8 @@ def _load_window(
             window_s=requests[n][1],
             outcomes=outcomes[n],
             gpu=gpu[n],
-            samples=len(samples[n]["prediction_num"]),
-            request_ids=samples[n]["request_id"],
+            samples=counts[n],
+            request_ids=ids.get(n),
         )
         for n in names
     }

@@ -1,7 +1,8 @@
 """The ``envparity`` command line: parses arguments and hands each command to its part.
 
 Exit codes are shared by every command (``envparity.cli.exits``). A ValueError or
-OSError from any part is bad input: one line on stderr, exit code 2.
+OSError from any part is bad input: one line on stderr, exit code 2. Output cut short by
+its reader (``| head``) is not an error.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of the input
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
     except (ValueError, OSError) as exc:
         print(f"envparity: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
