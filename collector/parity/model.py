@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Status = Literal["ok", "warn", "fail", "insufficient_data"]
@@ -110,6 +109,8 @@ class ParityConfig:
     def load(cls, path: Path | None) -> ParityConfig:
         if path is None:
             return cls()
+        import yaml  # only the collector reads a thresholds file; the check command starts without it
+
         try:
             return cls(ThresholdsFile.model_validate(yaml.safe_load(path.read_text()) or {}))
         except (OSError, yaml.YAMLError, ValidationError, TypeError) as exc:

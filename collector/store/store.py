@@ -19,16 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from envparity.agent.wire import Fingerprint, Header, Outcome, Snapshot
 from envparity.collector.store import schema
+from envparity.collector.store.bulk import bulk_insert
+from envparity.collector.store.migrations import migrate
 
 if TYPE_CHECKING:
     from envparity.collector.parity.engine import Evaluation
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from envparity.collector.store.bulk import bulk_insert
-from envparity.collector.store.migrations import migrate
+# The DuckDB dialect named directly: found through package entry points, SQLAlchemy would scan
+# every installed distribution's metadata first (about 0.15 s of each command's start).
+registry.register("duckdb", "duckdb_engine", "Dialect")
 
 
 class StoreError(Exception):
