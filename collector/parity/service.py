@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("envparity.collector.parity")
 REFERENCE_PREFIX = "ref."
+READERS = 2  # services read ahead, each on a thread of its own, while one is compared
 _ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 
 
@@ -140,8 +141,8 @@ class ParityService:
     def evaluate_all(self) -> list[Evaluation]:
         """Every configured (or default) pair of every service; one failing pair does not stop the rest.
 
-        The next service is read on a thread while this one is compared, and each service's
-        evaluations are stored on that thread too (one transaction per service): the store's
+        The next ``READERS`` services are read on threads while this one is compared, and each
+        service's evaluations are stored on them too (one transaction per service): the store's
         queries wait on the database and NumPy's work on the CPU, each holding the GIL only in between.
         """
         started = time.perf_counter()
@@ -153,13 +154,13 @@ class ParityService:
         ]
         services = [(s, pairs) for s, pairs in services if pairs]
         results = []
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            ahead = reader.submit(self._read, *services[0], start, end) if services else None
+        with ThreadPoolExecutor(max_workers=READERS) as reader:
+            reads = {i: reader.submit(self._read, *item, start, end) for i, item in enumerate(services[:READERS])}
             for i, (service, pairs) in enumerate(services):
-                current = ahead
-                ahead = reader.submit(self._read, *services[i + 1], start, end) if i + 1 < len(services) else None
+                if i + READERS < len(services):
+                    reads[i + READERS] = reader.submit(self._read, *services[i + READERS], start, end)
                 try:
-                    read = current.result()  # type: ignore[union-attr]
+                    read = reads.pop(i).result()  # popped: its data is let go once evaluated
                 except Exception:  # one broken service must not stall every other evaluation
                     log.exception("reading %s failed", service)
                     continue
