@@ -14,7 +14,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -235,9 +235,13 @@ def evaluate(
     target: EnvironmentData,
     thresholds: Thresholds,
     fingerprint_items: list[DiffItem] | None = None,
-    shadow: ShadowPairs | None = None,
+    shadow: ShadowPairs | Future[ShadowPairs] | None = None,
 ) -> Evaluation:
-    """Every check between a baseline and a target, failures first, with the score."""
+    """Every check between a baseline and a target, failures first, with the score.
+
+    ``shadow`` may still be being matched by the store (a future): it is waited for after the
+    distributions are compared.
+    """
     started = time.perf_counter()
     t = thresholds
     checks = C.infrastructure_checks(base, target, t) if (base.requests or target.requests) else []
@@ -249,7 +253,7 @@ def evaluate(
     tests = sum(isinstance(item.comparison, NumericComparison) for item in features)
     for item in features:
         checks += C.quality_checks(item.subject, item.comparison, t, tests)
-    checks += C.shadow_checks(shadow, t)
+    checks += C.shadow_checks(shadow.result() if isinstance(shadow, Future) else shadow, t)
     checks += C.outcome_checks(base, target, t)
     checks += C.fingerprint_checks(fingerprint_items or [])
     checks.sort(key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer), c.subject, c.check))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,7 +33,7 @@ _ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 
 @dataclass
 class _PairInputs:
-    shadow: ShadowPairs
+    shadow: ShadowPairs | Future[ShadowPairs]  # pending while the store matches shadow requests
     items: list[DiffItem]
     fingerprint_parity: dict[str, float]
 
@@ -56,6 +56,7 @@ class ParityService:
         self.last_success: float | None = None
         self.last_duration_s: float | None = None
         self._lock = threading.Lock()
+        self._matcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envparity-shadow")
 
     def _window_for(self, spec: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         return _ALL_TIME if spec.startswith(REFERENCE_PREFIX) else (start, end)
@@ -88,12 +89,11 @@ class ParityService:
         fingerprints = self._fingerprints(service, specs)
         for baseline, target in pairs:
             try:
-                shared = shares_requests(environments[baseline], environments[target])
-                shadow = (
-                    load_shadow(self.store, service, baseline, target, start, end, tolerance)
-                    if shared
-                    else ShadowPairs()
-                )
+                shadow: ShadowPairs | Future[ShadowPairs] = ShadowPairs()
+                if shares_requests(environments[baseline], environments[target]):  # matched while compared
+                    shadow = self._matcher.submit(
+                        load_shadow, self.store, service, baseline, target, start, end, tolerance
+                    )
                 read.pairs[(baseline, target)] = _PairInputs(
                     shadow, *self._fingerprint_diff(fingerprints, baseline, target)
                 )
