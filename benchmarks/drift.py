@@ -6,9 +6,11 @@ its own (its pins clash with ours: pandas < 3), made on first use from
 each process (GNU time, Debian package ``time``), the ratios, and the largest difference between
 envparity's ``evidently`` PSI binning and Evidently's own PSI per feature.
 Then ``envparity check`` on a DuckDB store holding the same volume per environment.
+Each envparity command runs ``--repeat`` times (the median is printed with the spread:
+the timings of a shared machine vary); Evidently runs once.
 
     .venv/bin/python benchmarks/drift.py [--rows 1000000] [--features 20] [--skip-evidently]
-                                          [--evidently-presets psi,default]
+                                          [--evidently-presets psi,default] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -66,6 +68,14 @@ def run_with_rss(cmd: list[str]) -> tuple[float, float, str]:
     return elapsed, int(stderr.strip().splitlines()[-1]) / 1024, stdout
 
 
+def repeated(cmd: list[str], times: int) -> tuple[float, str, float, str]:
+    """Median wall seconds, the spread (min-max), the largest peak RSS and one stdout over ``times`` runs."""
+    runs = [run_with_rss(cmd) for _ in range(times)]
+    seconds = sorted(r[0] for r in runs)
+    spread = f"{seconds[0]:.2f}-{seconds[-1]:.2f}" if times > 1 else ""
+    return float(np.median(seconds)), spread, max(r[1] for r in runs), runs[-1][2]
+
+
 def write_data(workdir: Path, rows: int, features: int) -> tuple[Path, Path]:
     rng = np.random.default_rng(42)
     con = duckdb.connect()
@@ -96,6 +106,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each envparity command (median printed)")
     parser.add_argument(
         "--evidently-presets", default="psi,default", help="Evidently presets to run: psi, default or both"
     )
@@ -109,9 +120,9 @@ def main() -> None:
         ("envparity compare (quantile PSI)", []),
         ("envparity compare (evidently PSI)", ["--psi-binning", "evidently"]),
     ):
-        seconds, rss, out = run_with_rss(envparity + extra)
+        seconds, spread, rss, out = repeated(envparity + extra, args.repeat)
         results[label] = (seconds, rss, out)
-        print(f"  {label:42s} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB")
+        print(f"  {label:42s} {seconds:7.2f} s  peak RSS {rss:7.0f} MiB  (median of {args.repeat}: {spread} s)")
     if not args.skip_evidently:
         python = ensure_evidently()
         presets = set(args.evidently_presets.split(","))
@@ -142,7 +153,7 @@ def main() -> None:
         f"\n  store with {args.rows:,} samples x {args.features} features per environment built in "
         f"{time.perf_counter() - started:.1f} s"
     )
-    seconds, rss, out = run_with_rss(
+    seconds, spread, rss, out = repeated(
         [
             sys.executable,
             "-m",
@@ -158,13 +169,14 @@ def main() -> None:
             "staging",
             "--format",
             "json",
-        ]
+        ],
+        args.repeat,
     )
     report = json.loads(out)
     failing = sorted({c["subject"] for c in report["checks"] if c["status"] == "fail"})
     print(
-        f"  envparity check --db (1h window)         {seconds:7.2f} s  peak RSS {rss:7.0f} MiB; "
-        f"failing features: {', '.join(failing)}"
+        f"  envparity check --db (1h window)         {seconds:7.2f} s  peak RSS {rss:7.0f} MiB  "
+        f"(median of {args.repeat}: {spread} s); failing features: {', '.join(failing)}"
     )
 
 
