@@ -159,7 +159,8 @@ evaluations = sa.Table(
     sa.Index("ix_evaluations_pair", "service", "baseline", "target", "evaluated_at"),
 )
 
-# Tables that hold observations, pruned by retention on their time column.
+# Tables that hold observations, pruned by retention on their time column (a feature row when
+# its last sample is older than the cutoff).
 RETAINED: tuple[tuple[sa.Table, sa.Column], ...] = (
     (feature_columns, feature_columns.c.ts_max),
     (samples, samples.c.ts),
