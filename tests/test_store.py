@@ -64,6 +64,13 @@ def _as_version_1(store_url: str) -> None:
     with engine.begin() as conn:
         tables.feature_columns.drop(conn)
         old.create_all(conn)
+        if conn.dialect.name == "duckdb":  # version 1's numbers were 32-bit there (the indexed tables too)
+            conn.execute(sa.text("DROP INDEX ix_evaluations_pair"))
+            conn.execute(sa.text("ALTER TABLE evaluations ALTER COLUMN score TYPE FLOAT"))
+            conn.execute(
+                sa.text("CREATE INDEX ix_evaluations_pair ON evaluations (service, baseline, target, evaluated_at)")
+            )
+            conn.execute(sa.text("ALTER TABLE samples ALTER COLUMN prediction_num TYPE FLOAT"))
         conn.execute(tables.meta.update().values(value="1"))
         # snapshot 0 whole (samples 0..2); snapshot 1 partly pruned (sample 0 gone)
         samples = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2)]
@@ -99,6 +106,20 @@ def test_version_1_feature_rows_become_arrays(store_url):
                     c.sequence, c.feature
                 )
             ).all()
+            if store.is_duckdb:
+                types = conn.execute(
+                    sa.text(
+                        "SELECT table_name, data_type FROM information_schema.columns "
+                        "WHERE column_name IN ('score', 'prediction_num', 'num')"
+                    )
+                ).all()
+                assert sorted(types) == [
+                    ("evaluations", "DOUBLE"),
+                    ("feature_columns", "DOUBLE[]"),
+                    ("samples", "DOUBLE"),
+                ]
+                index = "SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'ix_evaluations_pair'"
+                assert conn.execute(sa.text(index)).scalar_one() == 1  # rebuilt after the column changed
     finally:
         store.close()
     assert [tuple(r) for r in rows] == [

@@ -23,6 +23,7 @@ def _values(i: int) -> dict[str, object]:
         "flag": i % 2 == 0,
         "blank": None,
         "mixed": i if i % 2 else "text",
+        "epoch": 1_700_000_000.001 * (1 + i / 1e6),  # a Unix time: only 64-bit floats keep its milliseconds
     }
 
 
@@ -60,7 +61,8 @@ def test_features_are_cut_to_the_window(store_url, monkeypatch, grouped):
         store.close()
     for env in ("production", "staging"):
         features = data[env].features
-        assert sorted(features) == ["amount", "blank", "flag", "merchant", "mixed"]
+        assert sorted(features) == ["amount", "blank", "epoch", "flag", "merchant", "mixed"]
+        np.testing.assert_array_equal(np.sort(read[env]["epoch"]), [_values(i)["epoch"] for i in range(15, 30)])
         amount = features["amount"]
         assert amount.kind == "numeric" and amount.n_total == 15
         expected = [np.nan if i % 5 == 0 else float(i) for i in range(15, 30)]
@@ -97,4 +99,4 @@ def test_shadow_pairs_name_the_feature_that_differs(store_url):
     assert shadow.matched == 40 and shadow.agreeing == 40
     # amount: 32 present on both sides and one apart, 8 missing on both; every other feature equal
     assert shadow.feature_mismatches["amount"] == (40, 32)
-    assert all(shadow.feature_mismatches[f] == (40, 0) for f in ("merchant", "flag", "blank", "mixed"))
+    assert all(shadow.feature_mismatches[f] == (40, 0) for f in ("merchant", "flag", "blank", "mixed", "epoch"))

@@ -36,8 +36,30 @@ HAVING count(*) = max(s.idx) + 1 AND min(s.idx) = 0
 """
 
 
+def _retype_duckdb(conn: sa.Connection, table: str, columns: list[str]) -> None:
+    """Columns of a DuckDB table to DOUBLE; DuckDB alters no column of an indexed table, so its indexes are rebuilt."""
+    indexes = conn.execute(
+        sa.text("SELECT index_name, sql FROM duckdb_indexes() WHERE table_name = :table"), {"table": table}
+    ).all()
+    for name, _ in indexes:
+        conn.execute(sa.text(f'DROP INDEX "{name}"'))
+    for column in columns:
+        conn.execute(sa.text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE DOUBLE'))
+    for _, create in indexes:
+        conn.execute(sa.text(create))
+
+
 def _feature_rows_to_columns(conn: sa.Connection) -> None:
-    """Version 1 to 2: per-(sample, feature) rows become per-(snapshot, feature) arrays."""
+    """Version 1 to 2: per-(sample, feature) rows become per-(snapshot, feature) arrays; numbers 64-bit on DuckDB.
+
+    Version 1 declared numbers as SQLAlchemy ``Float``: double precision on PostgreSQL, but
+    a 32-bit FLOAT on DuckDB. The columns become DOUBLE (values already stored keep their rounding).
+    """
+    if conn.dialect.name == "duckdb":
+        for table in schema.metadata.sorted_tables:
+            doubles = [c.name for c in table.columns if isinstance(c.type, sa.Double)]
+            if doubles and table is not schema.feature_columns:
+                _retype_duckdb(conn, table.name, doubles)
     schema.feature_columns.create(conn)
     conn.execute(sa.text(_FEATURE_COLUMNS_FROM_ROWS))
     conn.execute(sa.text("DROP TABLE sample_features"))

@@ -1,6 +1,8 @@
 """Table definitions of the collector's store, and the schema version they make up.
 
-Timestamps are stored as naive UTC on both backends. The sample tables carry
+Timestamps are stored as naive UTC on both backends; numbers as 64-bit floats (``Double``:
+SQLAlchemy's ``Float`` is a 32-bit FLOAT on DuckDB, which rounds a Unix time to 128 s).
+The sample tables carry
 secondary indexes on PostgreSQL only: DuckDB scans them by its per-block min/max
 zone maps, and an ART index there would make every bulk insert several times slower.
 Samples need no key of their own: a snapshot's rows are written once, in the
@@ -67,7 +69,7 @@ request_windows = sa.Table(
     sa.Column("errors_by_class", sa.Text, nullable=False),
     sa.Column("latency_bounds", sa.Text, nullable=False),
     sa.Column("latency_counts", sa.Text, nullable=False),
-    sa.Column("latency_sum_s", sa.Float, nullable=False),
+    sa.Column("latency_sum_s", sa.Double, nullable=False),
     sa.Index("ix_request_windows_env", "service", "environment", "window_end"),
 )
 
@@ -81,10 +83,10 @@ samples = sa.Table(
     sa.Column("environment", sa.String(128), nullable=False),
     sa.Column("ts", sa.DateTime, nullable=False),
     sa.Column("request_id", sa.String(256)),
-    sa.Column("prediction_num", sa.Float),
+    sa.Column("prediction_num", sa.Double),
     sa.Column("prediction_str", sa.String(256)),
-    sa.Column("confidence", sa.Float),
-    sa.Column("latency_s", sa.Float),
+    sa.Column("confidence", sa.Double),
+    sa.Column("latency_s", sa.Double),
     sa.Column("model_version", sa.String(128)),
     sa.Column("error", sa.String(128)),
     sa.Index("ix_samples_env_ts", "service", "environment", "ts").ddl_if(dialect="postgresql"),
@@ -107,7 +109,7 @@ feature_columns = sa.Table(
     sa.Column("texts", sa.Integer, nullable=False),  # values that are strings
     sa.Column("booleans", sa.Integer, nullable=False),
     # a number (booleans as 1/0) or NULL for each sample; absent and null values are both NULL
-    sa.Column("num", sa.ARRAY(sa.Float), nullable=False),
+    sa.Column("num", sa.ARRAY(sa.Double), nullable=False),
     # a string ("true"/"false" for booleans) or NULL for each sample; NULL when no value is text
     sa.Column("str", sa.ARRAY(sa.Text)),
     sa.Index("ix_feature_columns_env", "service", "environment", "feature", "ts_max").ddl_if(dialect="postgresql"),
@@ -137,7 +139,7 @@ outcomes = sa.Table(
     sa.Column("service", sa.String(128), nullable=False),
     sa.Column("environment", sa.String(128), nullable=False),
     sa.Column("request_id", sa.String(256), nullable=False),
-    sa.Column("outcome_num", sa.Float),
+    sa.Column("outcome_num", sa.Double),
     sa.Column("outcome_str", sa.String(256)),
     sa.Column("ts", sa.DateTime, nullable=False),
     sa.Index("ix_outcomes_env", "service", "environment", "request_id").ddl_if(dialect="postgresql"),
@@ -154,7 +156,7 @@ evaluations = sa.Table(
     sa.Column("window_start", sa.DateTime, nullable=False),
     sa.Column("window_end", sa.DateTime, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("score", sa.Float),
+    sa.Column("score", sa.Double),
     sa.Column("body", sa.Text, nullable=False),
     sa.Index("ix_evaluations_pair", "service", "baseline", "target", "evaluated_at"),
 )
