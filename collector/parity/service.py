@@ -62,7 +62,10 @@ class ParityService:
         return _ALL_TIME if spec.startswith(REFERENCE_PREFIX) else (start, end)
 
     def _fingerprints(self, service: str, specs: list[str]) -> dict[str, Fingerprint]:
-        """The latest fingerprint of each environment named (references and earlier windows have none)."""
+        """The latest fingerprint of each environment named, in one query.
+
+        An earlier window (``production@24h``) shares its environment's; references have none.
+        """
         names = {split_environment(spec)[0] for spec in specs}
         return self.store.latest_fingerprints(service, sorted(n for n in names if not n.startswith(REFERENCE_PREFIX)))
 
