@@ -101,7 +101,13 @@ def _compare_numbers(
 ) -> _Compared:
     """``owned``: the arrays were read for this comparison alone and may be sorted in place."""
     b, tt = prepare(vb, in_place=owned), prepare(vt, in_place=owned)
-    c = compare_sorted(b, tt, t.psi_binning)
+    return _numeric_compared(layer, subject, compare_sorted(b, tt, t.psi_binning), b, tt, t)
+
+
+def _numeric_compared(
+    layer: Layer, subject: str, c: NumericComparison, b: SortedSample, tt: SortedSample, t: Thresholds
+) -> _Compared:
+    """A numeric comparison, drawn for the report while its sorted samples are at hand if it may warn or fail."""
     return _Compared(layer, subject, c, numeric_histogram(b, tt) if C.worth_drawing(c, t) else None)
 
 
@@ -132,8 +138,7 @@ def _batched(held: list[_Held], t: Thresholds) -> dict[int, _Compared]:
             items, base, target, compare_rows(base, target), strict=True
         ):
             if c is not None:
-                drawn = numeric_histogram(SortedSample(b, nb), SortedSample(tt, nt)) if C.worth_drawing(c, t) else None
-                done[index] = _Compared(layer, subject, c, drawn)
+                done[index] = _numeric_compared(layer, subject, c, SortedSample(b, nb), SortedSample(tt, nt), t)
     return done
 
 

@@ -297,6 +297,37 @@ def _safe_ratio(a: float, b: float) -> float:
     return a / b
 
 
+def _comparison(
+    n: tuple[int, int],
+    psi: float,
+    ranks: RankComparison,
+    divergences: tuple[float, float],
+    mean_shift: float,
+    sds: tuple[float, float],
+    outside: tuple[int, int],
+    null_rates: tuple[float, float] = (0.0, 0.0),
+) -> NumericComparison:
+    """A ``NumericComparison`` from its parts; Wasserstein and the std ratio are scaled by the baseline's std."""
+    (nb, nt), (sd_b, sd_t), (n_below, n_above) = n, sds, outside
+    return NumericComparison(
+        n_baseline=nb,
+        n_target=nt,
+        psi=psi,
+        ks_statistic=ranks.ks_statistic,
+        ks_pvalue=ranks.ks_pvalue,
+        wasserstein=_normalise(ranks.wasserstein, sd_b),
+        js_distance=divergences[0],
+        kl_divergence=divergences[1],
+        mean_shift=mean_shift,
+        std_ratio=_safe_ratio(sd_t, sd_b),
+        null_rate_baseline=null_rates[0],
+        null_rate_target=null_rates[1],
+        range_violation=(n_below + n_above) / nt,
+        n_below=n_below,
+        n_above=n_above,
+    )
+
+
 def compare_numeric(baseline: np.ndarray, target: np.ndarray, binning: Binning = "quantile") -> NumericComparison:
     """Every numeric statistic at once. NaN means missing; callers check the counts first."""
     return compare_sorted(prepare(baseline), prepare(target), binning)
@@ -334,22 +365,15 @@ def compare_sorted(base: SortedSample, target: SortedSample, binning: Binning = 
     )
     n_below = int(np.searchsorted(t, b[0], side="left"))
     n_above = int(t.size - np.searchsorted(t, b[-1], side="right"))
-    return NumericComparison(
-        n_baseline=int(b.size),
-        n_target=int(t.size),
-        psi=value,
-        ks_statistic=ranks.ks_statistic,
-        ks_pvalue=ranks.ks_pvalue,
-        wasserstein=_normalise(ranks.wasserstein, sd),
-        js_distance=js,
-        kl_divergence=kl,
-        mean_shift=mean_shift,
-        std_ratio=_safe_ratio(sd_t, sd),
-        null_rate_baseline=base.null_rate,
-        null_rate_target=target.null_rate,
-        range_violation=(n_below + n_above) / t.size,
-        n_below=n_below,
-        n_above=n_above,
+    return _comparison(
+        (int(b.size), int(t.size)),
+        value,
+        ranks,
+        (js, kl),
+        mean_shift,
+        (sd, sd_t),
+        (n_below, n_above),
+        (base.null_rate, target.null_rate),
     )
 
 
@@ -388,24 +412,17 @@ def _compare_block(base: np.ndarray, target: np.ndarray) -> list[NumericComparis
         if not distinct[i]:
             out.append(None)
             continue
-        sd = float(sd_b[i])
+        d_i, sd = float(d[i]), float(sd_b[i])
+        ranks = RankComparison(d_i, ks_pvalue(base[i], target[i], d_i), float(w1[i]))
         out.append(
-            NumericComparison(
-                n_baseline=nb,
-                n_target=nt,
-                psi=float(psi[i]),
-                ks_statistic=float(d[i]),
-                ks_pvalue=ks_pvalue(base[i], target[i], float(d[i])),
-                wasserstein=_normalise(float(w1[i]), sd),
-                js_distance=float(js[i]),
-                kl_divergence=float(kl[i]),
-                mean_shift=_safe_ratio(float(mean_t[i] - mean_b[i]), sd),
-                std_ratio=_safe_ratio(float(sd_t[i]), sd),
-                null_rate_baseline=0.0,
-                null_rate_target=0.0,
-                range_violation=float(n_below[i] + n_above[i]) / nt,
-                n_below=int(n_below[i]),
-                n_above=int(n_above[i]),
+            _comparison(
+                (nb, nt),
+                float(psi[i]),
+                ranks,
+                (float(js[i]), float(kl[i])),
+                _safe_ratio(float(mean_t[i] - mean_b[i]), sd),
+                (sd, float(sd_t[i])),
+                (int(n_below[i]), int(n_above[i])),
             )
         )
     return out

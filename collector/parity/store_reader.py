@@ -54,59 +54,62 @@ def split_environment(spec: str) -> tuple[str, timedelta]:
 _WHERE = "service = :service AND environment IN :environments AND {ts} >= :start AND {ts} < :end"
 
 
+def _per_environment(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, list[sa.Row]]:
+    """A query's rows (``environment`` first) grouped by environment; every environment asked for has a list."""
+    grouped: dict[str, list[sa.Row]] = {env: [] for env in params["environments"]}
+    for row in q.rows(conn, sql, params):
+        grouped[row[0]].append(row)
+    return grouped
+
+
 def _requests(conn: sa.Connection, params: dict[str, Any]) -> dict[str, tuple[RequestAggregates | None, float]]:
-    rows = q.rows(
-        conn,
+    sql = (
         "SELECT environment, requests, errors_by_class, latency_bounds, latency_counts, latency_sum_s, "
-        f"window_start, window_end FROM request_windows WHERE {_WHERE.format(ts='window_end')}",
-        params,
+        f"window_start, window_end FROM request_windows WHERE {_WHERE.format(ts='window_end')}"
     )
-    out: dict[str, tuple[RequestAggregates | None, float]] = {}
-    for env in params["environments"]:
-        mine = [r for r in rows if r.environment == env]
-        total: RequestAggregates | None = None
-        for r in mine:
-            agg = RequestAggregates(
-                requests=r.requests,
-                errors=json.loads(r.errors_by_class),
-                latency_bucket_bounds_s=json.loads(r.latency_bounds),
-                latency_bucket_counts=json.loads(r.latency_counts),
-                latency_sum_s=r.latency_sum_s,
-            )
-            total = agg if total is None else total.merge(agg)
-        span = (max(r.window_end for r in mine) - min(r.window_start for r in mine)).total_seconds() if mine else 0.0
-        out[env] = (total, span)
-    return out
+    return {env: _request_totals(rows) for env, rows in _per_environment(conn, sql, params).items()}
+
+
+def _request_totals(rows: list[sa.Row]) -> tuple[RequestAggregates | None, float]:
+    """The merged request aggregates of an environment's windows, and the seconds they span."""
+    total: RequestAggregates | None = None
+    for r in rows:
+        agg = RequestAggregates(
+            requests=r.requests,
+            errors=json.loads(r.errors_by_class),
+            latency_bucket_bounds_s=json.loads(r.latency_bounds),
+            latency_bucket_counts=json.loads(r.latency_counts),
+            latency_sum_s=r.latency_sum_s,
+        )
+        total = agg if total is None else total.merge(agg)
+    span = (max(r.window_end for r in rows) - min(r.window_start for r in rows)).total_seconds() if rows else 0.0
+    return total, span
 
 
 def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes | None]:
     recorded = "SELECT 1 FROM outcomes WHERE service = :service AND environment IN :environments LIMIT 1"
     if not q.rows(conn, recorded, params):  # most services record none: no join over their samples
         return dict.fromkeys(params["environments"])
-    rows = q.rows(
-        conn,
+    sql = (
         "SELECT s.environment, s.prediction_num, o.outcome_num FROM samples s JOIN outcomes o "
         "ON o.request_id = s.request_id AND o.service = s.service AND o.environment = s.environment "
         "WHERE s.service = :service AND s.environment IN :environments AND s.ts >= :start AND s.ts < :end "
-        "AND s.prediction_num IS NOT NULL AND o.outcome_num IS NOT NULL",
-        params,
+        "AND s.prediction_num IS NOT NULL AND o.outcome_num IS NOT NULL"
     )
-    out: dict[str, Outcomes | None] = {}
-    for env in params["environments"]:
-        mine = [r for r in rows if r[0] == env]
-        predicted = np.array([r[1] for r in mine], dtype=float)
-        actual = np.rint(np.array([r[2] for r in mine], dtype=float)).astype(int)
-        out[env] = Outcomes(predicted=prediction_class(predicted), actual=actual) if mine else None
-    return out
+    return {env: _outcome_pairs(rows) for env, rows in _per_environment(conn, sql, params).items()}
+
+
+def _outcome_pairs(rows: list[sa.Row]) -> Outcomes | None:
+    if not rows:
+        return None
+    predicted = np.array([r[1] for r in rows], dtype=float)
+    actual = np.rint(np.array([r[2] for r in rows], dtype=float)).astype(int)
+    return Outcomes(predicted=prediction_class(predicted), actual=actual)
 
 
 def _gpu(conn: sa.Connection, params: dict[str, Any]) -> dict[str, GpuUsage | None]:
-    rows = q.rows(
-        conn,
-        f"SELECT environment, uuid, lost, gpu_values FROM gpu_windows WHERE {_WHERE.format(ts='window_end')}",
-        params,
-    )
-    return {env: _gpu_usage([r for r in rows if r.environment == env]) for env in params["environments"]}
+    sql = f"SELECT environment, uuid, lost, gpu_values FROM gpu_windows WHERE {_WHERE.format(ts='window_end')}"
+    return {env: _gpu_usage(rows) for env, rows in _per_environment(conn, sql, params).items()}
 
 
 def _gpu_usage(rows: list[sa.Row]) -> GpuUsage | None:

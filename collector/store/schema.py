@@ -2,9 +2,9 @@
 
 Timestamps are stored as naive UTC on both backends; numbers as 64-bit floats (``Double``:
 SQLAlchemy's ``Float`` is a 32-bit FLOAT on DuckDB, which rounds a Unix time to 128 s).
-The sample tables carry
-secondary indexes on PostgreSQL only: DuckDB scans them by its per-block min/max
-zone maps, and an ART index there would make every bulk insert several times slower.
+The sample tables carry secondary indexes on PostgreSQL only: DuckDB scans them by its
+per-block min/max zone maps, and an ART index there would make every bulk insert several
+times slower.
 Samples need no key of their own: a snapshot's rows are written once, in the
 transaction that inserts its (agent, sequence) key into ``snapshots``. Samples are stored twice
 over: one row per sample (prediction, confidence, latency, ...) and one row per

@@ -361,6 +361,7 @@ class Store:
                     ).group_by(rw.c.service, rw.c.environment)
                 )
             }
+            hashes = {(r.service, r.environment): r.fingerprint_hash for r in conn.execute(sa.select(_latest_hashes()))}
             sample_counts = {
                 (r.service, r.environment): r.n
                 for r in conn.execute(
@@ -388,36 +389,15 @@ class Store:
             requests, errors = reqs.get((service, environment), (0, 0))
             env["requests"], env["errors"] = int(requests or 0), int(errors or 0)
             env["samples"] = int(sample_counts.get((service, environment), 0))
-            env["fingerprint_hash"] = self.latest_fingerprint_hash(service, environment)
+            env["fingerprint_hash"] = hashes.get((service, environment))
         return sorted(envs.values(), key=lambda e: (e["service"], e["environment"]))
-
-    def latest_fingerprint_hash(self, service: str, environment: str) -> str | None:
-        s = schema.snapshots
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(s.c.fingerprint_hash)
-                .where(s.c.service == service, s.c.environment == environment, s.c.fingerprint_hash.is_not(None))
-                .order_by(s.c.window_end.desc(), s.c.received_at.desc())
-                .limit(1)
-            ).scalar_one_or_none()
 
     def latest_fingerprints(self, service: str, environments: list[str]) -> dict[str, Fingerprint]:
         """The latest fingerprint of each environment that has one, in one query."""
         s, f = schema.snapshots, schema.fingerprints
-        order = (s.c.window_end.desc(), s.c.received_at.desc())
-        ranked = (
-            sa.select(
-                s.c.environment,
-                s.c.fingerprint_hash,
-                sa.func.row_number().over(partition_by=s.c.environment, order_by=order).label("rank"),
-            )
-            .where(s.c.service == service, s.c.environment.in_(environments), s.c.fingerprint_hash.is_not(None))
-            .subquery()
-        )
-        query = (
-            sa.select(ranked.c.environment, ranked.c.fingerprint_hash, f.c.body)
-            .join(f, f.c.hash == ranked.c.fingerprint_hash)
-            .where(ranked.c.rank == 1)
+        latest = _latest_hashes(s.c.service == service, s.c.environment.in_(environments))
+        query = sa.select(latest.c.environment, latest.c.fingerprint_hash, f.c.body).join(
+            f, f.c.hash == latest.c.fingerprint_hash
         )
         with self.engine.connect() as conn:
             return {env: _fingerprint(fp_hash, body) for env, fp_hash, body in conn.execute(query)}
@@ -455,6 +435,27 @@ class Store:
                 schema.fingerprints.delete().where(schema.fingerprints.c.hash.not_in(referenced))
             ).rowcount
         return deleted
+
+
+def _latest_hashes(*where: sa.ColumnElement[bool]) -> sa.Subquery:
+    """Each (service, environment)'s latest fingerprint hash: its last window's, the last received on ties."""
+    s = schema.snapshots
+    order = (s.c.window_end.desc(), s.c.received_at.desc())
+    ranked = (
+        sa.select(
+            s.c.service,
+            s.c.environment,
+            s.c.fingerprint_hash,
+            sa.func.row_number().over(partition_by=(s.c.service, s.c.environment), order_by=order).label("rank"),
+        )
+        .where(s.c.fingerprint_hash.is_not(None), *where)
+        .subquery()
+    )
+    return (
+        sa.select(ranked.c.service, ranked.c.environment, ranked.c.fingerprint_hash)
+        .where(ranked.c.rank == 1)
+        .subquery()
+    )
 
 
 @lru_cache(maxsize=256)
