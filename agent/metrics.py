@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from envparity.catalogue import spec
+from envparity.agent.catalogue import spec
 
 
 class AgentMetrics:

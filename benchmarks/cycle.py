@@ -18,7 +18,7 @@ from pathlib import Path
 
 from synthetic_store import build_store
 
-from envparity.collector.parity.service import ParityService
+from envparity.collector.service import ParityService
 from envparity.collector.store import Store, database_url
 
 

@@ -18,14 +18,14 @@ from pydantic import BaseModel, Field, ValidationError
 from envparity.agent.wire import NAME_PATTERN, Outcome, Snapshot
 from envparity.collector.auth import AuthError, Authorizer
 from envparity.collector.body import BodyError, parse_json, read_body
-from envparity.collector.environment_metrics import FreshnessCollector, TrafficCollector
-from envparity.collector.gpu_metrics import GpuCollector
-from envparity.collector.metrics import CollectorMetrics
+from envparity.collector.exporter.environment import FreshnessCollector, TrafficCollector
+from envparity.collector.exporter.gpu import GpuCollector
+from envparity.collector.exporter.ingest import CollectorMetrics
+from envparity.collector.exporter.parity import ParityCollector
 from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
-from envparity.collector.parity.service import REFERENCE_PREFIX, ParityService
-from envparity.collector.parity.store_reader import parse_duration, split_environment
-from envparity.collector.parity_metrics import ParityCollector
-from envparity.collector.report import render_report
+from envparity.collector.parity.windows import parse_duration, split_environment
+from envparity.collector.report.html import render_report
+from envparity.collector.service import REFERENCE_PREFIX, ParityService
 from envparity.collector.store import SequenceConflict, Store, UnknownFingerprint
 
 log = logging.getLogger("envparity.collector")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from envparity.collector.parity.service import ParityService
+from envparity.collector.service import ParityService
 from envparity.collector.store import Store
 
 log = logging.getLogger("envparity.collector.retention")

@@ -14,8 +14,8 @@ import uvicorn
 from envparity.collector.app import DEFAULT_MAX_BODY_BYTES, create_app
 from envparity.collector.auth import Authorizer
 from envparity.collector.parity.model import ParityConfig
-from envparity.collector.parity.service import ParityService
 from envparity.collector.scheduler import start_scheduler
+from envparity.collector.service import ParityService
 from envparity.collector.store import Store, database_url
 
 log = logging.getLogger("envparity.collector")

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from envparity.collector.parity.file_reader import read_file
+from envparity.collector.store.file_reader import read_file
 
 
 @pytest.fixture

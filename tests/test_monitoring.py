@@ -13,7 +13,7 @@ import yaml
 from helpers import REPO, run_cli
 from promql_names import PROMETHEUS_SERIES, counters_read_by_rate, names
 
-from envparity.catalogue import METRICS, series_names
+from envparity.agent.catalogue import METRICS, series_names
 from envparity.monitoring import dashboards, rules
 
 ALERTS_DIR = REPO / "alerts"

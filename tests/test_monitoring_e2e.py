@@ -233,7 +233,7 @@ def _assert_panels_have_data(prom: str) -> None:
 
 
 def test_scrape_is_promtool_clean_and_catalogued(traffic) -> None:
-    from envparity.catalogue import CATALOGUE
+    from envparity.agent.catalogue import CATALOGUE
 
     def scrape() -> str | None:
         text = httpx.get(f"{traffic.url}/metrics", timeout=10).text

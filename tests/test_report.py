@@ -13,7 +13,7 @@ import httpx
 import pytest
 from helpers import make_snapshot, post_snapshot, push_environment, run_check
 
-from envparity.collector.report import distribution_svg, number
+from envparity.collector.report.html import distribution_svg, number
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAIR = {"service": "fraud", "baseline": "production", "target": "staging"}

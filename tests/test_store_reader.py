@@ -9,9 +9,8 @@ import pytest
 from helpers import make_snapshot
 
 from envparity.agent.wire import Sample
-from envparity.collector.parity import feature_reader
-from envparity.collector.parity.store_reader import load_environments, load_shadow
-from envparity.collector.store import Store
+from envparity.collector.store import Store, feature_reader
+from envparity.collector.store.environment_reader import load_environments, load_shadow
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

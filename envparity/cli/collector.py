@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from envparity.collector.parity.store_reader import parse_duration
+    from envparity.collector.parity.windows import parse_duration
     from envparity.collector.serve import CollectorSettings, serve
 
     db = args.db or (Path(p) if (p := env_str("ENVPARITY_DB")) else None)

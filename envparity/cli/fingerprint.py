@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     from envparity.agent.fingerprint import take_fingerprint
-    from envparity.collector.tables import text_table
+    from envparity.collector.report.tables import text_table
 
     fp = take_fingerprint(sources_from_args(args))
     if args.format == "json":
@@ -73,7 +73,7 @@ def load_fingerprint(path: Path) -> Fingerprint:
 
 def render_diff(items: list[DiffItem], fmt: str, title: str) -> str:
     from envparity.collector.parity.fingerprint_diff import diff_status
-    from envparity.collector.tables import markdown_table, text_table
+    from envparity.collector.report.tables import markdown_table, text_table
 
     status = diff_status(items)
     if fmt == "json":

@@ -61,11 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool, history: list[dict[str, Any]] | None = None) -> int:
     if fmt == "html":
-        from envparity.collector.report import render_report
+        from envparity.collector.report.html import render_report
 
         print(render_report(evaluation, history))
     else:
-        from envparity.collector.parity.render import render_evaluation
+        from envparity.collector.report.text import render_evaluation
 
         print(render_evaluation(evaluation, fmt, show_ok))
     return EXIT_FAIL if evaluation["status"] == "fail" else EXIT_OK
@@ -96,8 +96,8 @@ def _from_collector(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict
 
 
 def _from_db(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from envparity.collector.parity.service import ParityService
-    from envparity.collector.parity.store_reader import parse_duration
+    from envparity.collector.parity.windows import parse_duration
+    from envparity.collector.service import ParityService
     from envparity.collector.store import Store, database_url
 
     if not args.db.is_file():
@@ -132,8 +132,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from envparity.collector.parity.engine import evaluate
-    from envparity.collector.parity.file_reader import read_file
     from envparity.collector.parity.model import Thresholds
+    from envparity.collector.store.file_reader import read_file
 
     features = [f.strip() for f in args.features.split(",")] if args.features else None
     base = read_file(args.baseline, features, args.prediction, args.label, name=str(args.baseline))
@@ -151,7 +151,7 @@ def _upload(args: argparse.Namespace) -> int:
 
     from envparity.agent.snapshot import build_snapshot
     from envparity.agent.wire import Sample
-    from envparity.collector.parity.file_reader import read_file
+    from envparity.collector.store.file_reader import read_file
 
     data = read_file(args.file, prediction=args.prediction)
     columns = {

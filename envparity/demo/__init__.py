@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from envparity.collector.tables import text_table
+from envparity.collector.report.tables import text_table
 from envparity.demo.environments import DemoEnvironment, prepare
 from envparity.demo.processes import ProcessGroup, envparity_command, process_group
 from envparity.demo.traffic import send_traffic
@@ -61,7 +61,7 @@ def _print_fingerprint_diff(url: str) -> None:
 
 
 def _print_parity(url: str) -> None:
-    from envparity.collector.parity.render import render_evaluation
+    from envparity.collector.report.text import render_evaluation
 
     evaluation = httpx.get(
         f"{url}/v1/parity",

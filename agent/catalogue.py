@@ -222,7 +222,7 @@ def spec(name: str) -> MetricSpec:
     try:
         return CATALOGUE[name]
     except KeyError:
-        raise KeyError(f"metric {name} is not in the catalogue (envparity/catalogue.py)") from None
+        raise KeyError(f"metric {name} is not in the catalogue (agent/catalogue.py)") from None
 
 
 def series_names() -> dict[str, MetricSpec]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from envparity.collector.tables import markdown_table, text_table
+from envparity.collector.report.tables import markdown_table, text_table
 
 COLUMNS = ("status", "layer", "check", "subject", "value", "threshold", "detail")
 

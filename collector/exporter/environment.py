@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from envparity.agent.catalogue import spec
 from envparity.agent.wire import LATENCY_BUCKETS_S, Snapshot
-from envparity.catalogue import spec
 from envparity.collector.store import Store
 
 log = logging.getLogger("envparity.collector")

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from envparity.collector.parity import query_columns as q
 from envparity.collector.parity.dataset import FeatureColumn, Kind
+from envparity.collector.store import query_columns as q
 
 # Up to this many numeric values per environment, its features are read in one query.
 GROUPED_READ_MAX_VALUES = 2_000_000

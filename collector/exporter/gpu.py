@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from envparity.catalogue import GPU_GAUGES, spec
+from envparity.agent.catalogue import GPU_GAUGES, spec
 from envparity.collector.store import Store
 
 

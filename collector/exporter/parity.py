@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from envparity.catalogue import spec
-from envparity.collector.parity.service import ParityService
+from envparity.agent.catalogue import spec
+from envparity.collector.service import ParityService
 
 STATUS_VALUE = {"ok": 0, "warn": 1, "fail": 2, "insufficient_data": -1}
 

@@ -12,16 +12,14 @@ production's data over the same window length, 24 hours earlier.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
 from envparity.agent.wire import RequestAggregates
-from envparity.collector.parity import query_columns as q
 from envparity.collector.parity.dataset import (
     EnvironmentData,
     GpuUsage,
@@ -29,27 +27,11 @@ from envparity.collector.parity.dataset import (
     ShadowPairs,
     prediction_class,
 )
-from envparity.collector.parity.feature_reader import read_features
+from envparity.collector.parity.windows import split_environment
 from envparity.collector.store import Store
+from envparity.collector.store import query_columns as q
+from envparity.collector.store.feature_reader import read_features
 from envparity.collector.store.store import naive_utc
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``15m``, ``1h``, ``7d``, ``2w`` as a timedelta."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ValueError(f"duration {text!r} is not like 30s, 15m, 1h, 7d or 2w")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-
-
-def split_environment(spec: str) -> tuple[str, timedelta]:
-    """``production@24h`` -> (``production``, 24 h); a plain name has no offset."""
-    name, _, offset = spec.partition("@")
-    return name, parse_duration(offset) if offset else timedelta(0)
-
 
 _WHERE = "service = :service AND environment IN :environments AND {ts} >= :start AND {ts} < :end"
 

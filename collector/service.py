@@ -14,13 +14,13 @@ from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
 from envparity.collector.parity.engine import Evaluation, evaluate
 from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
 from envparity.collector.parity.model import ParityConfig
-from envparity.collector.parity.store_reader import (
+from envparity.collector.parity.windows import split_environment
+from envparity.collector.store import Store
+from envparity.collector.store.environment_reader import (
     load_environments,
     load_shadow,
     shares_requests,
-    split_environment,
 )
-from envparity.collector.store import Store
 
 if TYPE_CHECKING:
     from envparity.agent.wire import Fingerprint

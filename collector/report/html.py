@@ -19,7 +19,7 @@ from envparity.collector.parity.model import LAYERS, STATUS_ORDER
 
 BASELINE_COLOUR, TARGET_COLOUR = "#4c78a8", "#f58518"
 _templates = Environment(
-    loader=PackageLoader("envparity.collector", "templates"),
+    loader=PackageLoader("envparity.collector.report", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,

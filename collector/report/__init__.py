@@ -1,0 +1,1 @@
+"""Rendering evaluations for people: the HTML report, text and markdown tables."""
