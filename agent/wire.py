@@ -8,6 +8,12 @@ on (names, units, bucket bounds) is defined here.
 Versioning: ``wire_version`` is ``MAJOR.MINOR``. A collector accepts any minor
 version of the major it speaks (unknown fields are ignored) and refuses another
 major version with a message that names both.
+
+Limits: every field is bounded by what the store can hold (string lengths equal
+to the columns', no NUL character, no lone surrogate, 64-bit integers, finite
+numbers, timestamps between 2000 and a day from now), so that a snapshot the
+model accepts is one the store can write; anything else is refused with a 422
+naming the field, never a 5xx.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -51,6 +57,24 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
 )
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,126}$"
+_NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; pydantic refuses lone surrogates in a pattern-checked str
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+MAX_FEATURES = 1_000  # distinct feature names in one snapshot: columns cost names x samples
+MAX_SAMPLES = 100_000
+MAX_CLOCK_SKEW = timedelta(days=1)  # how far past the collector's clock a timestamp may lie
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Int64 = Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Strings of at most the column's length, with no NUL and no lone surrogate.
+Tiny = Annotated[str, Field(max_length=64, pattern=_NO_NUL)]
+Short = Annotated[str, Field(max_length=128, pattern=_NO_NUL)]
+Long = Annotated[str, Field(max_length=256, pattern=_NO_NUL)]
+Value = Annotated[str, Field(max_length=4096, pattern=_NO_NUL)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="service, environment or agent name")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -58,7 +82,13 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a UTC offset (e.g. 2026-01-01T00:00:00Z)")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range") from None
+    if not EARLIEST <= value <= datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise ValueError(f"timestamp {value.isoformat()} is not between {EARLIEST.year} and a day from now")
+    return value
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
@@ -71,22 +101,22 @@ class WireModel(BaseModel):
 
 
 class HostIdentity(WireModel):
-    hostname: str | None = None
-    pod: str | None = None
-    namespace: str | None = None
-    node: str | None = None
-    container: str | None = None
+    hostname: Long | None = None
+    pod: Long | None = None
+    namespace: Long | None = None
+    node: Long | None = None
+    container: Long | None = None
 
 
 class Header(WireModel):
     wire_version: str = WIRE_VERSION
     agent_id: Name
-    sequence: int = Field(ge=0, description="monotonically increasing per agent")
+    sequence: int = Field(ge=0, le=INT64_MAX, description="monotonically increasing per agent")
     service: Name
     environment: Name
     window_start: UtcDatetime
     window_end: UtcDatetime
-    agent_version: str
+    agent_version: Tiny
     host: HostIdentity = Field(default_factory=HostIdentity)
 
     @model_validator(mode="after")
@@ -229,14 +259,15 @@ def seal_fingerprint(body: FingerprintBody) -> Fingerprint:
 class RequestAggregates(WireModel):
     """Exact counts over every request in the window (not only sampled ones)."""
 
-    requests: int = Field(ge=0)
-    errors: dict[str, int] = Field(default_factory=dict, description="error class -> count")
-    latency_bucket_bounds_s: list[float] = Field(default_factory=lambda: list(LATENCY_BUCKETS_S))
-    latency_bucket_counts: list[int] = Field(
+    requests: Count
+    errors: dict[Short, Count] = Field(default_factory=dict, max_length=256, description="error class -> count")
+    latency_bucket_bounds_s: list[NonNegative] = Field(default_factory=lambda: list(LATENCY_BUCKETS_S), max_length=256)
+    latency_bucket_counts: list[Count] = Field(
         default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1),
+        max_length=257,
         description="non-cumulative counts; one more than the bounds (+Inf)",
     )
-    latency_sum_s: float = 0.0
+    latency_sum_s: NonNegative = 0.0
 
     @model_validator(mode="after")
     def _buckets_consistent(self) -> RequestAggregates:
@@ -266,38 +297,38 @@ class RequestAggregates(WireModel):
         )
 
 
-FeatureValue = float | int | bool | str | None
+FeatureValue = Finite | Int64 | bool | Value | None
 
 
 class Sample(WireModel):
-    request_id: str | None = None
+    request_id: Long | None = None
     ts: UtcDatetime
-    features: dict[str, FeatureValue] = Field(default_factory=dict)
-    prediction: float | str | None = None
-    confidence: float | None = None
-    latency_s: float | None = None
-    model_version: str | None = None
-    error: str | None = None
+    features: dict[Long, FeatureValue] = Field(default_factory=dict, max_length=MAX_FEATURES)
+    prediction: Finite | Long | None = None
+    confidence: Finite | None = None
+    latency_s: NonNegative | None = None
+    model_version: Short | None = None
+    error: Short | None = None
 
 
 class Outcome(WireModel):
-    request_id: str
-    outcome: float | str | int | bool
+    request_id: Long
+    outcome: Finite | Long | Int64 | bool
     ts: UtcDatetime | None = None
 
 
 class GpuMetrics(WireModel):
     """Per-GPU window summary; metric names follow dcgm-exporter field names where one exists."""
 
-    uuid: str
-    index: int
-    name: str | None = None
+    uuid: Short
+    index: int = Field(ge=0, le=INT32_MAX)
+    name: Long | None = None
     lost: bool = False
-    values: dict[str, float] = Field(default_factory=dict)
+    values: dict[Short, Finite] = Field(default_factory=dict, max_length=256)
 
 
 class GpuSection(WireModel):
-    devices: list[GpuMetrics] = Field(default_factory=list)
+    devices: list[GpuMetrics] = Field(default_factory=list, max_length=64)
 
 
 # --- snapshot ----------------------------------------------------------------
@@ -328,8 +359,8 @@ class Snapshot(WireModel):
         default=None, description="sent instead of the full fingerprint when unchanged"
     )
     requests: RequestAggregates | None = None
-    samples: list[Sample] | None = None
-    outcomes: list[Outcome] | None = None
+    samples: list[Sample] | None = Field(default=None, max_length=MAX_SAMPLES)
+    outcomes: list[Outcome] | None = Field(default=None, max_length=MAX_SAMPLES)
     gpu: GpuSection | None = None
 
     @model_validator(mode="before")
@@ -343,6 +374,16 @@ class Snapshot(WireModel):
     def _fingerprint_consistent(self) -> Snapshot:
         if self.fingerprint is not None and self.fingerprint_hash not in (None, self.fingerprint.hash):
             raise ValueError("fingerprint_hash differs from the hash of the fingerprint sent")
+        return self
+
+    @model_validator(mode="after")
+    def _bounded_features(self) -> Snapshot:
+        """Distinct feature names over all samples are bounded too: each one becomes a column of every sample."""
+        names: set[str] = set()
+        for sample in self.samples or ():
+            names.update(sample.features)
+            if len(names) > MAX_FEATURES:
+                raise ValueError(f"samples name more than {MAX_FEATURES} distinct features")
         return self
 
     @property
