@@ -28,8 +28,11 @@ PAIR = ("service", "baseline", "target")
 CHECK = (*PAIR, "layer", "check", "subject")
 ENVIRONMENT = ("service", "environment")
 GPU = ("gpu", "uuid", "model_name", "hostname", "service", "environment")
+# The value envparity_check_status exports for each check status: the verdict alert rules and dashboards compare.
+CHECK_STATUS_VALUES: dict[str, int] = {"ok": 0, "warn": 1, "fail": 2, "insufficient_data": -1}
+_STATUS_TEXT = ", ".join(f"{value} {status.replace('_', ' ')}" for status, value in CHECK_STATUS_VALUES.items())
 # Counters and histograms carry no ``_created`` series: nothing reads them, and they double the series count.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 INGEST_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -63,8 +66,12 @@ class MetricSpec:
 
     def family(self) -> GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily:
         """An empty metric family for a custom collector's ``collect()``."""
-        kinds = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily, "histogram": HistogramMetricFamily}
-        return kinds[self.type](self.name, self.help, labels=list(self.labels))
+        labels = list(self.labels)
+        if self.type == "counter":
+            return CounterMetricFamily(self.name, self.help, labels=labels)
+        if self.type == "gauge":
+            return GaugeMetricFamily(self.name, self.help, labels=labels)
+        return HistogramMetricFamily(self.name, self.help, labels=labels)
 
 
 def _gpu(name: str, text: str, unit: str) -> MetricSpec:
@@ -135,7 +142,7 @@ METRICS: tuple[MetricSpec, ...] = (
         (*PAIR, "layer"),
         "percent",
     ),
-    MetricSpec("envparity_check_status", "gauge", "Check status: 0 ok, 1 warn, 2 fail, -1 insufficient data.", CHECK),
+    MetricSpec("envparity_check_status", "gauge", f"Check status: {_STATUS_TEXT}.", CHECK),
     MetricSpec("envparity_check_value", "gauge", "Measured value of a numeric check.", CHECK),
     MetricSpec("envparity_failing_checks", "gauge", "Failing checks per layer.", (*PAIR, "layer")),
     MetricSpec(

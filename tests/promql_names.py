@@ -1,4 +1,4 @@
-"""Metric and label names named by a PromQL expression (for checking generated queries against the catalogue)."""
+"""What a PromQL expression names and does, for checking generated queries: metrics, labels, rates, comparisons."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _RANGE = re.compile(r"\[[^\]]*\]")
 _IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\b")
+_SET_OPERATOR = re.compile(r"\b(?:and|or|unless)\b")
+_COMPARISON = r"(?:[<>]=?|[!=]=)"
+_NUMERIC_COMPARISON = re.compile(rf"{_COMPARISON}\s*(?:bool\s+)?[-+]?\.?\d|(?<![\w.])\.?\d[\d.e+-]*\s*{_COMPARISON}")
 
 
 def names(expr: str) -> tuple[set[str], set[str]]:
@@ -38,3 +41,16 @@ def counters_read_by_rate(expr: str, counter_series: set[str]) -> bool:
             if window != "[$__rate_interval]" or not re.search(r"\b(rate|increase)\(\s*$", before):
                 return False
     return True
+
+
+def compares_with_number(expr: str, metric: str) -> bool:
+    """Whether ``expr`` compares ``metric`` with a number (for a check's value: a threshold copied into a query).
+
+    A comparison binds tighter than ``and``, ``or`` and ``unless``, so each of their operands is looked at
+    alone: in ``value and on (...) status == 2`` only the status is compared.
+    """
+    bare = _GROUPING.sub(" ", _MATCHER.sub(" ", expr))
+    return any(
+        re.search(rf"\b{re.escape(metric)}\b", part) and _NUMERIC_COMPARISON.search(part)
+        for part in _SET_OPERATOR.split(bare)
+    )

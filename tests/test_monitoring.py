@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 from helpers import REPO, run_cli
-from promql_names import PROMETHEUS_SERIES, counters_read_by_rate, names
+from promql_names import PROMETHEUS_SERIES, compares_with_number, counters_read_by_rate, names
 
-from envparity.agent.catalogue import METRICS, series_names
-from envparity.monitoring import dashboards, rules
+from envparity.agent.catalogue import CHECK_STATUS_VALUES, METRICS, series_names
+from envparity.monitoring import dashboards, promql, rules
 
 ALERTS_DIR = REPO / "alerts"
 DASHBOARDS_DIR = REPO / "dashboards"
@@ -72,9 +72,9 @@ def test_promtool_checks_the_rules() -> None:
 def test_promtool_unit_tests_pass_and_fail_on_a_changed_rule(tmp_path: Path) -> None:
     out = subprocess.run(["promtool", "test", "rules", str(UNIT_TEST)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    # the same unit tests against rules with another latency threshold and production pattern must fail
+    # the same unit tests against rules with another ticket wait and production pattern must fail
     (tmp_path / "tests").mkdir()
-    rules.write(tmp_path, rules.RuleSettings(latency_ratio=1.6, production="prod"))
+    rules.write(tmp_path, rules.RuleSettings(ticket_after="25m", production="prod"))
     (tmp_path / "tests" / UNIT_TEST.name).write_text(UNIT_TEST.read_text())
     out = subprocess.run(["promtool", "test", "rules", str(tmp_path / "tests" / UNIT_TEST.name)], capture_output=True)
     assert out.returncode != 0
@@ -109,6 +109,45 @@ def test_alerts_follow_the_mixin_conventions() -> None:
             assert name in sections, f"docs/runbooks.md lacks a section for {name}"
             for part in ("Meaning", "Impact", "Diagnosis", "Mitigation"):
                 assert f"**{part}**" in sections[name], f"{name}: runbook lacks {part}"
+
+
+def test_alerts_follow_the_collectors_verdict_not_a_copied_threshold() -> None:
+    exprs = rule_exprs()
+    copied = [(alert, expr) for alert, expr in exprs if compares_with_number(expr, "envparity_check_value")]
+    assert copied == [], "compare envparity_check_status instead: the collector's thresholds file decides"
+    # every alert on a check's value keeps it only while the check's status says so
+    for alert, expr in exprs:
+        if "envparity_check_value" in expr:
+            assert "envparity_check_status" in expr, alert
+
+
+def test_copied_threshold_checker_catches_one() -> None:
+    value = "envparity_check_value"
+    assert compares_with_number(f'{value}{{check="latency_p99_ratio"}} > 1.2', value)
+    assert compares_with_number(f'0.98 > max by (service) ({value}{{check="shadow_agreement"}})', value)
+    assert compares_with_number(f"({value} < bool .98) and on (subject) envparity_check_status == 2", value)
+    assert not compares_with_number(promql.value_while(promql.check("shadow_agreement"), "== 2"), value)
+
+
+def test_the_exporter_writes_the_catalogued_status_values() -> None:
+    from envparity.collector.exporter.parity import STATUS_VALUE
+
+    assert STATUS_VALUE == CHECK_STATUS_VALUES
+
+
+def test_queries_name_checks_and_layers_of_the_collector() -> None:
+    assert promql.check("latency_p99_ratio") == 'layer="infrastructure", check="latency_p99_ratio"'
+    assert promql.checks(promql.judged_like("latency_p99_ratio")) == (
+        'check=~"latency_p50_ratio|latency_p95_ratio|latency_p99_ratio"'
+    )
+    with pytest.raises(KeyError, match="latency_p99"):
+        promql.check("latency_p99")
+    with pytest.raises(ValueError, match="psi"):
+        promql.check("psi")  # in data and prediction: the layer must be named
+    with pytest.raises(KeyError, match=r"fingerprint\.codes"):
+        promql.layer("fingerprint.codes")
+    with pytest.raises(KeyError, match="envparity_check_values"):
+        promql.select("envparity_check_values")
 
 
 def test_fingerprint_drift_pages_only_for_production_targets() -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dashboards = sub.add_parser("dashboards", help="Grafana dashboards")
     inner = dashboards.add_subparsers(dest="dashboards_command", required=True, metavar="SUBCOMMAND")
     build = inner.add_parser("build", help="write the Grafana dashboard JSON files")

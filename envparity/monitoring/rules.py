@@ -1,12 +1,15 @@
-"""Prometheus alert rules for envparity, generated so that every expression names catalogued metrics only.
+"""Prometheus alert rules for envparity: every alert fires on the collector's verdict, never on a copied threshold.
 
 Conventions (monitoring-mixins): alert names are CamelCase with the prefix
 ``EnvParity``; ``severity`` is ``critical`` (pages), ``warning`` (opens a ticket)
 or ``info`` (not routed); ``summary`` is a static sentence, ``description`` is
 templated with the labels and the measured value, and ``runbook_url`` points at
-the alert's section of ``docs/runbooks.md``. Drift alerts keep the ``service``,
-``baseline``, ``target`` and ``subject`` (feature, package, config key,
-artifact) labels, so Alertmanager deduplicates and groups by service and
+the alert's section of ``docs/runbooks.md``. A check alert compares
+``envparity_check_status`` (the collector's status, decided by the thresholds
+file it reads) and shows ``envparity_check_value`` in its description, so that a
+threshold changed for a service changes its alerts too. Drift alerts keep the
+``service``, ``baseline``, ``target`` and ``subject`` (feature, package, config
+key, artifact) labels, so Alertmanager deduplicates and groups by service and
 artifact. Fingerprint drift pages only when the target matches the production
 pattern; every other target gets a ticket.
 """
@@ -19,11 +22,27 @@ from typing import Any
 
 import yaml
 
+from envparity.collector.parity.check_specs import check_spec
+from envparity.monitoring.promql import (
+    FAIL,
+    FINGERPRINT_LAYERS,
+    PAIR_BY,
+    WARN,
+    check,
+    checks,
+    layer,
+    one_of,
+    select,
+    value_while,
+)
+
 PREFIX = "EnvParity"
 RULES_FILE = "envparity-alerts.yml"
 DEFAULT_RUNBOOK = "https://github.com/envparity/envparity/blob/main/docs/runbooks.md"
-PAIR_BY = "service, baseline, target"
-CHECK_BY = f"{PAIR_BY}, layer, check, subject"
+FAILING = f"== {FAIL}"
+# the distribution checks that can fail a prediction or confidence distribution, and those two subjects
+_PREDICTION_DRIFT = ("psi", "wasserstein", "ks", "chi2")
+_PREDICTION_SUBJECTS = ("prediction", "confidence")
 
 
 @dataclass(frozen=True)
@@ -36,20 +55,9 @@ class RuleSettings:
     absent_after: str = "10m"  # an agent silent this long, an evaluation stalled this long
     agent_silent_s: int = 600
     evaluation_stalled_s: int = 600
-    latency_ratio: float = 1.2
-    shadow_agreement: float = 0.98
     production: str = "prod|production"  # regex of target environments where fingerprint drift pages
     collector_job: str = "envparity-collector"
     runbook: str = DEFAULT_RUNBOOK
-
-
-def _check(layer: str, check: str, extra: str = "") -> str:
-    return f'layer="{layer}", check="{check}"{extra}'
-
-
-def _value_when(selector: str, status: str) -> str:
-    """The check's value, kept only while its status satisfies ``status`` (e.g. ``== 2``)."""
-    return f"envparity_check_value{{{selector}}} and on ({CHECK_BY}) envparity_check_status{{{selector}}} {status}"
 
 
 def _alert(
@@ -72,13 +80,13 @@ _PAIR_TEXT = "{{ $labels.service }}: {{ $labels.target }} against {{ $labels.bas
 
 
 def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
-    psi = _check("data", "psi")
-    prediction = 'layer="prediction", subject=~"prediction|confidence"'
+    psi = check("psi", "data")
+    prediction = f'{layer("prediction")}, {checks(_PREDICTION_DRIFT)}, subject=~"{one_of(_PREDICTION_SUBJECTS)}"'
     return [
         _alert(
             s,
             "DataDriftWarning",
-            _value_when(psi, ">= 1"),
+            value_while(psi, f">= {WARN}"),
             s.ticket_after,
             "warning",
             "A feature's distribution drifted above the PSI warn threshold.",
@@ -87,7 +95,7 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
         _alert(
             s,
             "DataDriftCritical",
-            _value_when(psi, "== 2"),
+            value_while(psi, FAILING),
             s.page_after,
             "critical",
             "A feature's distribution drifted beyond the PSI fail threshold for a sustained period.",
@@ -97,8 +105,8 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
         _alert(
             s,
             "PredictionDrift",
-            f"envparity_check_value{{{_check('prediction', 'psi')}}} and on ({PAIR_BY}, subject) "
-            f"max by ({PAIR_BY}, subject) (envparity_check_status{{{prediction}}}) == 2",
+            f"{select('envparity_check_value', check('psi', 'prediction'))} and on ({PAIR_BY}, subject) "
+            f"max by ({PAIR_BY}, subject) ({select('envparity_check_status', prediction)}) {FAILING}",
             s.page_after,
             "critical",
             "The model's predictions are distributed differently in the target than in the baseline.",
@@ -107,7 +115,7 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
         _alert(
             s,
             "SchemaMismatch",
-            f"envparity_check_status{{{_check('data', 'schema')}}} == 2",
+            f"{select('envparity_check_status', check('schema'))} {FAILING}",
             s.ticket_after,
             "warning",
             "A feature is missing, new or of another type in the target.",
@@ -116,24 +124,26 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
     ]
 
 
-_DIMENSIONS = (
-    ("PackageDrift", "fingerprint.code", "Installed packages or the interpreter differ between target and baseline."),
-    ("ConfigDrift", "fingerprint.config", "Configuration differs between target and baseline."),
-    ("ArtifactDrift", "fingerprint.artifacts", "The model artifacts or aliases differ between target and baseline."),
-    ("ComputeDrift", "fingerprint.compute", "The GPUs or compute stack differ between target and baseline."),
-)
+_DIMENSIONS = {
+    "fingerprint.code": ("PackageDrift", "Installed packages or the interpreter differ between target and baseline."),
+    "fingerprint.config": ("ConfigDrift", "Configuration differs between target and baseline."),
+    "fingerprint.artifacts": ("ArtifactDrift", "The model artifacts or aliases differ between target and baseline."),
+    "fingerprint.compute": ("ComputeDrift", "The GPUs or compute stack differ between target and baseline."),
+}
 
 
 def _fingerprint_rules(s: RuleSettings) -> list[dict[str, Any]]:
+    """Two alerts per fingerprint dimension of the model (a dimension without an alert is a ``KeyError``)."""
     rules = []
-    for name, layer, summary in _DIMENSIONS:
+    for dimension in FINGERPRINT_LAYERS:
+        name, summary = _DIMENSIONS[dimension]
         for severity, match in (("critical", "=~"), ("warning", "!~")):
-            selector = f'layer="{layer}", target{match}"{s.production}"'
+            selector = f'{layer(dimension)}, target{match}"{s.production}"'
             rules.append(
                 _alert(
                     s,
                     name,
-                    f"max by ({PAIR_BY}, layer, subject) (envparity_check_status{{{selector}}}) == 2",
+                    f"max by ({PAIR_BY}, layer, subject) ({select('envparity_check_status', selector)}) {FAILING}",
                     s.fingerprint_after,
                     severity,
                     summary,
@@ -148,16 +158,16 @@ def _serving_rules(s: RuleSettings) -> list[dict[str, Any]]:
         _alert(
             s,
             "LatencyP99Ratio",
-            f"envparity_check_value{{{_check('infrastructure', 'latency_p99_ratio')}}} > {s.latency_ratio}",
+            value_while(check("latency_p99_ratio"), FAILING),
             s.ticket_after,
             "warning",
-            f"The target's p99 latency is more than {s.latency_ratio} times the baseline's.",
+            f"The target's p99 latency ratio to the baseline fails `{check_spec('latency_p99_ratio').threshold}`.",
             f'{_PAIR_TEXT}: p99 latency ratio {{{{ $value | printf "%.2f" }}}}.',
         ),
         _alert(
             s,
             "ErrorRateParity",
-            _value_when(_check("infrastructure", "error_rate"), "== 2"),
+            value_while(check("error_rate"), FAILING),
             s.ticket_after,
             "critical",
             "The target fails more requests than the baseline.",
@@ -166,16 +176,17 @@ def _serving_rules(s: RuleSettings) -> list[dict[str, Any]]:
         _alert(
             s,
             "ShadowAgreementLow",
-            f"envparity_check_value{{{_check('prediction', 'shadow_agreement')}}} < {s.shadow_agreement}",
+            value_while(check("shadow_agreement"), FAILING),
             s.ticket_after,
             "critical",
-            f"Shadow traffic: the target agrees with the baseline on fewer than {s.shadow_agreement:.0%} of requests.",
+            "Shadow traffic: the target's agreement with the baseline fails "
+            f"`{check_spec('shadow_agreement').threshold}`.",
             f"{_PAIR_TEXT}: {{{{ $value | humanizePercentage }}}} of shadowed requests agree.",
         ),
         _alert(
             s,
             "GpuLost",
-            "envparity_gpu_lost == 1",
+            f"{select('envparity_gpu_lost')} == 1",
             s.fingerprint_after,
             "warning",
             "A GPU stopped answering NVML.",
@@ -191,7 +202,7 @@ def _health_rules(s: RuleSettings) -> list[dict[str, Any]]:
         _alert(
             s,
             "AgentAbsent",
-            f"time() - envparity_environment_last_snapshot_timestamp_seconds > {s.agent_silent_s}",
+            f"time() - {select('envparity_environment_last_snapshot_timestamp_seconds')} > {s.agent_silent_s}",
             s.absent_after,
             "warning",
             "No agent of an environment has sent a snapshot recently.",
@@ -200,7 +211,7 @@ def _health_rules(s: RuleSettings) -> list[dict[str, Any]]:
         _alert(
             s,
             "EvaluationStalled",
-            f"time() - envparity_evaluation_last_success_timestamp_seconds > {s.evaluation_stalled_s}",
+            f"time() - {select('envparity_evaluation_last_success_timestamp_seconds')} > {s.evaluation_stalled_s}",
             s.absent_after,
             "warning",
             "The collector has not finished a parity evaluation recently.",

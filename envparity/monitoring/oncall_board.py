@@ -1,0 +1,127 @@
+"""The On-call dashboard: what fails now and since when, with baseline and target side by side."""
+
+from __future__ import annotations
+
+from grafanalib.core import Dashboard
+
+from envparity.collector.parity.check_specs import check_spec, default_threshold
+from envparity.monitoring.panels import (
+    PAIR,
+    SERVICE,
+    SIDES,
+    Row,
+    above,
+    dashboard,
+    fails_above,
+    layout,
+    table,
+    timeseries,
+)
+from envparity.monitoring.promql import FAIL, checks, judged_like, select, value_while
+from envparity.monitoring.rules import RuleSettings
+
+_LATENCY = "latency_p99_ratio"  # its threshold judges every latency ratio
+
+
+def _now() -> Row:
+    failing = f"== {FAIL}"
+    return [
+        (
+            table(
+                "Failing checks now",
+                f"Every check of the pair whose latest status is fail ({FAIL}), with its measured value.",
+                "none",
+                [
+                    (f"{select('envparity_check_status', PAIR)} {failing}", "status"),
+                    (value_while(PAIR, failing), "value"),
+                ],
+            ),
+            12,
+        ),
+        (
+            table(
+                "Firing since",
+                "Alerts of the service, pending or firing, and the time each became active.",
+                "dateTimeAsIso",
+                [('max by (alertname, target, subject) (ALERTS_FOR_STATE{service="$service"})', "")],
+            ),
+            12,
+        ),
+    ]
+
+
+def _quantile(q: float) -> tuple[str, str]:
+    rate = f"rate({select('envparity_request_duration_seconds_bucket', SIDES)}[$__rate_interval])"
+    return f"histogram_quantile({q}, sum by (environment, le) ({rate}))", f"{{{{environment}}}} p{round(q * 100)}"
+
+
+def _traffic() -> Row:
+    requests = f"sum by (environment) (rate({select('envparity_requests_total', SIDES)}[$__rate_interval]))"
+    errors = f"sum by (environment) (rate({select('envparity_request_errors_total', SIDES)}[$__rate_interval]))"
+    return [
+        (
+            timeseries(
+                "Request rate",
+                "Requests per second served by baseline and target, counted by their agents.",
+                "reqps",
+                [(requests, "{{environment}}")],
+            ),
+            8,
+        ),
+        (
+            timeseries(
+                "Error rate",
+                "Share of requests that failed, baseline and target side by side.",
+                "percentunit",
+                [(f"({errors} or {requests} * 0) / {requests}", "{{environment}}")],
+            ),
+            8,
+        ),
+        (
+            timeseries(
+                "Latency p50 / p95 / p99",
+                "Latency quantiles of baseline and target from the agents' exact histograms.",
+                "s",
+                [_quantile(0.5), _quantile(0.95), _quantile(0.99)],
+            ),
+            8,
+        ),
+    ]
+
+
+def _ratios_and_freshness() -> Row:
+    silent_s = RuleSettings().agent_silent_s
+    freshness = f"time() - {select('envparity_environment_last_snapshot_timestamp_seconds', SERVICE)}"
+    return [
+        (
+            timeseries(
+                "Latency ratio target / baseline",
+                "Ratio of the target's latency quantiles to the baseline's; each check fails above "
+                f"`{check_spec(_LATENCY).threshold}` (line at its default, {default_threshold(_LATENCY)}).",
+                "none",
+                [(select("envparity_check_value", f"{PAIR}, {checks(judged_like(_LATENCY))}"), "{{check}}")],
+                fails_above(_LATENCY),
+            ),
+            12,
+        ),
+        (
+            timeseries(
+                "Agent freshness",
+                "Seconds since the newest snapshot of every environment of the service arrived "
+                f"(EnvParityAgentAbsent fires above {silent_s} s).",
+                "s",
+                [(freshness, "{{environment}}")],
+                above(silent_s),
+            ),
+            12,
+        ),
+    ]
+
+
+def oncall() -> Dashboard:
+    return dashboard(
+        "envparity-oncall",
+        "envparity / On-call",
+        "What fails now and since when; baseline and target side by side.",
+        layout([_now(), _traffic(), _ratios_and_freshness()]),
+    )
