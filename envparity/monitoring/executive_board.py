@@ -15,7 +15,7 @@ from envparity.monitoring.panels import (
     stat,
     timeseries,
 )
-from envparity.monitoring.promql import FAIL, check, layer, select
+from envparity.monitoring.promql import FAILING, check, layer, select
 
 
 def _scores() -> Row:
@@ -89,7 +89,7 @@ def _parity() -> Row:
                 "Schema parity",
                 "Share of the compared features whose name and type match between target and baseline.",
                 "percentunit",
-                f"1 - (count({schema} == {FAIL}) or vector(0)) / count(count by (subject) ({data}))",
+                f"1 - (count({schema} {FAILING}) or vector(0)) / count(count by (subject) ({data}))",
             ),
             6,
         ),

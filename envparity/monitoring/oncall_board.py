@@ -17,14 +17,13 @@ from envparity.monitoring.panels import (
     table,
     timeseries,
 )
-from envparity.monitoring.promql import FAIL, checks, judged_like, select, value_while
+from envparity.monitoring.promql import FAIL, FAILING, checks, judged_like, select, value_while
 from envparity.monitoring.rules import RuleSettings
 
 _LATENCY = "latency_p99_ratio"  # its threshold judges every latency ratio
 
 
 def _now() -> Row:
-    failing = f"== {FAIL}"
     return [
         (
             table(
@@ -32,8 +31,8 @@ def _now() -> Row:
                 f"Every check of the pair whose latest status is fail ({FAIL}), with its measured value.",
                 "none",
                 [
-                    (f"{select('envparity_check_status', PAIR)} {failing}", "status"),
-                    (value_while(PAIR, failing), "value"),
+                    (f"{select('envparity_check_status', PAIR)} {FAILING}", "status"),
+                    (value_while(PAIR, FAILING), "value"),
                 ],
             ),
             12,

@@ -20,6 +20,7 @@ from envparity.collector.parity.model import LAYERS
 
 WARN = CHECK_STATUS_VALUES["warn"]
 FAIL = CHECK_STATUS_VALUES["fail"]
+FAILING = f"== {FAIL}"  # the comparison that keeps a check's series while the collector fails it
 PAIR_BY = ", ".join(PAIR)
 CHECK_BY = ", ".join(spec("envparity_check_status").labels)
 FINGERPRINT_LAYERS = tuple(name for name in LAYERS if name.startswith("fingerprint."))

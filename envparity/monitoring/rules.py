@@ -24,7 +24,7 @@ import yaml
 
 from envparity.collector.parity.check_specs import check_spec
 from envparity.monitoring.promql import (
-    FAIL,
+    FAILING,
     FINGERPRINT_LAYERS,
     PAIR_BY,
     WARN,
@@ -39,7 +39,6 @@ from envparity.monitoring.promql import (
 PREFIX = "EnvParity"
 RULES_FILE = "envparity-alerts.yml"
 DEFAULT_RUNBOOK = "https://github.com/envparity/envparity/blob/main/docs/runbooks.md"
-FAILING = f"== {FAIL}"
 # the distribution checks that can fail a prediction or confidence distribution, and those two subjects
 _PREDICTION_DRIFT = ("psi", "wasserstein", "ks", "chi2")
 _PREDICTION_SUBJECTS = ("prediction", "confidence")
