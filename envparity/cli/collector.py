@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 from pathlib import Path
 
 from envparity.agent.environ import env_number, env_str
@@ -19,18 +21,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--database-url",
         help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: $ENVPARITY_DATABASE_URL)",
     )
-    serve.add_argument("--host", default=env_str("ENVPARITY_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(env_number("ENVPARITY_PORT", 8400)))
+    serve.add_argument(
+        "--host",
+        default=env_str("ENVPARITY_HOST", "127.0.0.1"),
+        help="address to listen on (default $ENVPARITY_HOST or 127.0.0.1; beyond loopback needs --tokens-file)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(env_number("ENVPARITY_PORT", 8400)),
+        help="port to listen on (default $ENVPARITY_PORT or 8400)",
+    )
     serve.add_argument(
         "--tokens-file",
         type=Path,
         default=Path(p) if (p := os.environ.get("ENVPARITY_TOKENS_FILE")) else None,
+        help="YAML file of bearer tokens and their scopes (default $ENVPARITY_TOKENS_FILE; none: no auth)",
     )
     serve.add_argument("--insecure", action="store_true", help="allow listening beyond loopback without a tokens file")
     serve.add_argument(
-        "--max-body-bytes", type=int, default=int(env_number("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024))
+        "--max-body-bytes",
+        type=int,
+        default=int(env_number("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024)),
+        help="largest request body accepted, after decompression (default $ENVPARITY_MAX_BODY_BYTES or 8 MiB)",
     )
-    serve.add_argument("--retention-days", type=float, default=env_number("ENVPARITY_RETENTION_DAYS", 30.0))
+    serve.add_argument(
+        "--retention-days",
+        type=float,
+        default=env_number("ENVPARITY_RETENTION_DAYS", 30.0),
+        help="days of snapshots and evaluations kept (default $ENVPARITY_RETENTION_DAYS or 30)",
+    )
     serve.add_argument(
         "--thresholds",
         type=Path,
@@ -52,13 +72,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from envparity.collector.parity.windows import parse_duration
-    from envparity.collector.serve import CollectorSettings, serve
-
     db = args.db or (Path(p) if (p := env_str("ENVPARITY_DB")) else None)
     url = args.database_url or env_str("ENVPARITY_DATABASE_URL")
     if not db and not url:
         raise ValueError("give --db PATH or --database-url URL (or ENVPARITY_DB / ENVPARITY_DATABASE_URL)")
+    if db and not db.parent.is_dir():
+        raise ValueError(f"--db {db}: folder {db.parent} does not exist")
+    _require_free_port(args.host, args.port)
+    from envparity.collector.parity.windows import parse_duration
+    from envparity.collector.serve import CollectorSettings, serve
+
     serve(
         CollectorSettings(
             db_path=db,
@@ -75,3 +98,20 @@ def _serve(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse, in one line, a port another process holds (the server would otherwise exit after logging its URL)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ValueError(f"--host {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ValueError(f"port {port} on {host} is in use by another process") from None
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -22,12 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     inner = parser.add_subparsers(dest="fingerprint_command", required=True, metavar="SUBCOMMAND")
     show = inner.add_parser("show", help="print this environment's fingerprint")
     add_source_options(show)
-    show.add_argument("--format", choices=("json", "table"), default="json")
+    show.add_argument("--format", choices=("json", "table"), default="json", help="output format (default json)")
     show.set_defaults(handler=_show)
     diff = inner.add_parser("diff", help="compare two fingerprint JSON files (exit 1 on failures)")
-    diff.add_argument("baseline", type=Path)
-    diff.add_argument("target", type=Path)
-    diff.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    diff.add_argument("baseline", type=Path, help="fingerprint JSON file of the baseline (from fingerprint show)")
+    diff.add_argument("target", type=Path, help="fingerprint JSON file of the target")
+    diff.add_argument(
+        "--format", choices=("table", "json", "markdown"), default="table", help="output format (default table)"
+    )
     diff.add_argument("--rules", type=Path, help="YAML severity rules, applied before the defaults")
     diff.set_defaults(handler=_diff)
 
