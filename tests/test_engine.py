@@ -7,9 +7,9 @@ import pytest
 
 from envparity.agent.wire import LATENCY_BUCKETS_S, RequestAggregates
 from envparity.collector.parity import engine
-from envparity.collector.parity.checks import classification_metrics, histogram_quantile
 from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn, Outcomes, ShadowPairs
 from envparity.collector.parity.engine import evaluate, layer_scores
+from envparity.collector.parity.measures import classification_metrics, histogram_quantile
 from envparity.collector.parity.model import Check, Thresholds
 
 SIZES = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)

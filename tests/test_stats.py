@@ -12,19 +12,17 @@ import pytest
 from scipy import special, stats
 from scipy.spatial import distance
 
+from envparity.collector.parity.binning import psi_evidently
 from envparity.collector.parity.distributions import numeric_histogram
 from envparity.collector.parity.pvalues import benjamini_hochberg, kolmogorov_sf
+from envparity.collector.parity.ranks import MAX_EXACT, rank_comparison
+from envparity.collector.parity.samples import prepare, sorted_quantiles
 from envparity.collector.parity.stats import (
-    MAX_EXACT,
     NumericComparison,
     compare_categorical,
     compare_numeric,
     compare_rows,
     compare_sorted,
-    prepare,
-    psi_evidently,
-    rank_comparison,
-    sorted_quantiles,
 )
 
 rng = np.random.default_rng(2026)

@@ -34,7 +34,7 @@ _FINGERPRINT: tuple[Layer, ...] = (
 
 CHECKS: tuple[CheckSpec, ...] = (
     # infrastructure
-    CheckSpec("requests", ("infrastructure",), "min_samples", "requests counted in each environment"),
+    CheckSpec("requests", ("infrastructure",), None, "requests counted in each environment"),
     CheckSpec("request_rate", ("infrastructure",), None, "requests per second, target against baseline"),
     CheckSpec("error_rate", ("infrastructure",), "error_rate_max_increase", "error rate increase"),
     CheckSpec("latency_p50_ratio", ("infrastructure",), "latency_ratio_max", "median latency ratio"),
@@ -49,7 +49,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("ks", _DISTRIBUTION, "fail_fdr", "Kolmogorov-Smirnov test, BH-corrected"),
     CheckSpec("chi2", _DISTRIBUTION, "fail_fdr", "chi-square test of categories, BH-corrected"),
     CheckSpec("jensen_shannon", _DISTRIBUTION, None, "Jensen-Shannon distance, shown for context"),
-    CheckSpec("drift", _DISTRIBUTION, "min_samples", "too few values to compare"),
+    CheckSpec("drift", (*_DISTRIBUTION, "outcome"), "min_samples", "too few values to compare"),
     CheckSpec("null_rate", ("data",), "null_rate_max_increase", "null rate increase"),
     CheckSpec("range", ("data",), "range_violation_max", "share of values outside the baseline range"),
     CheckSpec("schema", ("data",), None, "feature missing, new or retyped"),
@@ -71,6 +71,16 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("artifact_hash", _FINGERPRINT, None, "model artifact content hash"),
     CheckSpec("artifact_alias", _FINGERPRINT, None, "artifact an alias points at"),
     CheckSpec("gpu", _FINGERPRINT, None, "GPU model, memory, driver"),
+    CheckSpec("image", ("fingerprint.code",), None, "container image"),
+    CheckSpec("image_digest", ("fingerprint.code",), None, "container image digest"),
+    CheckSpec("revision", ("fingerprint.code",), None, "code revision"),
+    CheckSpec("platform", ("fingerprint.compute",), None, "operating system"),
+    CheckSpec("machine", ("fingerprint.compute",), None, "machine architecture"),
+    CheckSpec("cpu_model", ("fingerprint.compute",), None, "CPU model"),
+    CheckSpec("cpu_count", ("fingerprint.compute",), None, "CPUs of the machine"),
+    CheckSpec("memory_bytes", ("fingerprint.compute",), None, "memory of the machine"),
+    CheckSpec("cgroup_cpu_limit", ("fingerprint.compute",), None, "CPU limit of the container"),
+    CheckSpec("cgroup_memory_limit_bytes", ("fingerprint.compute",), None, "memory limit of the container"),
 )
 
 _BY_NAME = {c.name: c for c in CHECKS}

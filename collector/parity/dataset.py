@@ -3,7 +3,8 @@
 An ``EnvironmentData`` holds per-feature columns (numbers with NaN for missing,
 or category strings with None), predictions, confidences, the exact request
 aggregates and outcomes joined to predictions. It is read from the store
-(``store_reader``) or from a file (``file_reader``); the engine does not care which.
+(``store.environment_reader``) or from a file (``store.file_reader``); the engine
+does not care which.
 """
 
 from __future__ import annotations
@@ -99,5 +100,7 @@ def prediction_class(values: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """A score in [0, 1] as a 0/1 class; other numbers are taken as classes already."""
     finite = values[np.isfinite(values)]
     if finite.size and finite.min() >= 0 and finite.max() <= 1 and not np.all(np.isin(finite, (0, 1))):
-        return (values >= threshold).astype(int)
-    return np.rint(values).astype(int)
+        classes: np.ndarray = (values >= threshold).astype(int)
+        return classes
+    rounded: np.ndarray = np.rint(values).astype(int)
+    return rounded

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from envparity.collector.parity.dataset import EnvironmentData
-from envparity.collector.parity.stats import SortedSample, bin_counts, order_statistics, sorted_quantiles
+from envparity.collector.parity.samples import SortedSample, bin_counts, order_statistics, sorted_quantiles
 
 MAX_BINS = 30
 MAX_CATEGORIES = 12

@@ -15,27 +15,32 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from envparity.collector.parity import checks as C
+from envparity.collector.parity.checks.builder import insufficient
+from envparity.collector.parity.checks.data import feature_drift_checks, quality_checks, schema_checks
+from envparity.collector.parity.checks.drift import worth_drawing
+from envparity.collector.parity.checks.fingerprint import fingerprint_checks
+from envparity.collector.parity.checks.infrastructure import infrastructure_checks
+from envparity.collector.parity.checks.outcome import outcome_checks
+from envparity.collector.parity.checks.prediction import prediction_drift_checks, shadow_checks
 from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn, ShadowPairs
 from envparity.collector.parity.distributions import distributions, numeric_histogram
+from envparity.collector.parity.evaluation import Evaluation
 from envparity.collector.parity.model import LAYERS, STATUS_ORDER, Check, Layer, Thresholds, overall_status
 from envparity.collector.parity.pvalues import benjamini_hochberg
+from envparity.collector.parity.ranks import MAX_EXACT
+from envparity.collector.parity.samples import SortedSample, prepare
 from envparity.collector.parity.stats import (
-    MAX_EXACT,
     CategoricalComparison,
     NumericComparison,
-    SortedSample,
     compare_categorical,
     compare_rows,
     compare_sorted,
-    prepare,
 )
 
 if TYPE_CHECKING:  # fingerprint items come from the store; files have none
@@ -46,49 +51,13 @@ PARALLEL_MIN_VALUES = 1_000_000  # feature values (both sides) from which featur
 
 
 @dataclass
-class Evaluation:
-    service: str
-    baseline: str
-    target: str
-    status: str
-    score: float | None
-    layer_scores: dict[str, float]
-    checks: list[Check]
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    evaluated_at: datetime | None = None
-    duration_s: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
-    fingerprint_parity: dict[str, float] = field(default_factory=dict)  # dimension -> share of equal entries
-    distributions: dict[str, dict] = field(default_factory=dict)  # drifting subject -> binned shares
-
-    def as_dict(self) -> dict:
-        return {
-            "service": self.service,
-            "baseline": self.baseline,
-            "target": self.target,
-            "status": self.status,
-            "score": self.score,
-            "layer_scores": self.layer_scores,
-            "window_start": self.window_start.isoformat() if self.window_start else None,
-            "window_end": self.window_end.isoformat() if self.window_end else None,
-            "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
-            "duration_s": self.duration_s,
-            "counts": self.counts,
-            "fingerprint_parity": self.fingerprint_parity,
-            "distributions": self.distributions,
-            "checks": [c.model_dump() for c in self.checks],
-        }
-
-
-@dataclass
 class _Compared:
     """A distribution comparison whose checks wait for the corrected p-value."""
 
     layer: Layer
     subject: str
     comparison: NumericComparison | CategoricalComparison
-    drawn: dict | None = None  # binned shares for the report, when the comparison may warn or fail
+    drawn: dict[str, Any] | None = None  # binned shares for the report, when the comparison may warn or fail
 
     @property
     def pvalue(self) -> float:
@@ -108,7 +77,7 @@ def _numeric_compared(
     layer: Layer, subject: str, c: NumericComparison, b: SortedSample, tt: SortedSample, t: Thresholds
 ) -> _Compared:
     """A numeric comparison, drawn for the report while its sorted samples are at hand if it may warn or fail."""
-    return _Compared(layer, subject, c, numeric_histogram(b, tt) if C.worth_drawing(c, t) else None)
+    return _Compared(layer, subject, c, numeric_histogram(b, tt) if worth_drawing(c, t) else None)
 
 
 def _compare_feature(name: str, fb: FeatureColumn, ft: FeatureColumn, t: Thresholds) -> _Compared:
@@ -180,44 +149,21 @@ def _judged(compared: list[_Compared], t: Thresholds, out: list[Check]) -> list[
         if item.layer == "prediction" and nb == nt == 0:  # not recorded on either side
             continue
         if min(nb, nt) < t.min_samples:
-            out.append(C.insufficient(item.layer, item.subject, nb, nt, t))
+            out.append(insufficient(t, item.layer, item.subject, nb, nt))
             continue
         judged.append(item)
     return judged
 
 
+_LAYER_DRIFT_CHECKS = {"data": feature_drift_checks, "prediction": prediction_drift_checks}
+
+
 def _resolve(pending: list[_Compared], t: Thresholds) -> list[Check]:
+    """The distribution checks of every judged comparison, its p-value corrected over all of them."""
     qs = benjamini_hochberg([p.pvalue for p in pending])
     out = []
     for item, q in zip(pending, qs, strict=True):
-        c = item.comparison
-        if isinstance(c, NumericComparison):
-            checks = C.numeric_drift_checks(item.layer, item.subject, c, q, t)
-            if item.layer == "prediction":
-                status = min((check.status for check in checks), key=STATUS_ORDER.__getitem__)
-                checks.append(
-                    Check(
-                        layer="prediction",
-                        check="mean_shift",
-                        subject=item.subject,
-                        value=c.mean_shift,
-                        status=status,
-                        detail=f"mean moved {c.mean_shift:+.3g} baseline std",
-                    )
-                )
-                checks.append(
-                    Check(
-                        layer="prediction",
-                        check="variance_ratio",
-                        subject=item.subject,
-                        value=c.std_ratio**2,
-                        status=status,
-                        detail=f"variance ratio target/baseline {c.std_ratio**2:.3g}",
-                    )
-                )
-            out += checks
-        else:
-            out += C.categorical_drift_checks(item.layer, item.subject, c, q, t)
+        out += _LAYER_DRIFT_CHECKS[item.layer](item.subject, item.comparison, q, t)
     return out
 
 
@@ -249,18 +195,17 @@ def evaluate(
     """
     started = time.perf_counter()
     t = thresholds
-    checks = C.infrastructure_checks(base, target, t) if (base.requests or target.requests) else []
-    checks += C.gpu_checks(base, target, t)
+    checks = infrastructure_checks(base, target, t)
     judged = _judged(_comparisons(base, target, t), t, checks)
     checks += _resolve(judged, t)
-    checks += C.schema_checks(base, target)
+    checks += schema_checks(base, target, t)
     features = [item for item in judged if item.layer == "data"]
     tests = sum(isinstance(item.comparison, NumericComparison) for item in features)
     for item in features:
-        checks += C.quality_checks(item.subject, item.comparison, t, tests)
-    checks += C.shadow_checks(shadow.result() if isinstance(shadow, Future) else shadow, t)
-    checks += C.outcome_checks(base, target, t)
-    checks += C.fingerprint_checks(fingerprint_items or [])
+        checks += quality_checks(item.subject, item.comparison, t, tests)
+    checks += shadow_checks(shadow.result() if isinstance(shadow, Future) else shadow, t)
+    checks += outcome_checks(base, target, t)
+    checks += fingerprint_checks(fingerprint_items or [], t)
     checks.sort(key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer), c.subject, c.check))
     scores = layer_scores(checks)
     drifting = [c.subject for c in checks if c.layer in ("data", "prediction") and c.status in ("fail", "warn")]

@@ -1,0 +1,133 @@
+"""Distribution checks, shared by the data layer (features) and the prediction layer (predictions, confidences).
+
+They decide in two steps, so that large samples and many features do not raise
+false alarms: a subject drifts only when the effect is practically large (PSI or
+the std-normalised Wasserstein distance over its threshold) *and* statistically
+real after Benjamini-Hochberg correction over every distribution compared in the
+evaluation (KS p-value for numbers, chi-square for categories). The p-values are
+corrected by the caller (``engine``) and passed in as ``q``.
+"""
+
+from __future__ import annotations
+
+from envparity.collector.parity.checks.builder import make_check
+from envparity.collector.parity.model import Check, Layer, Status, Thresholds
+from envparity.collector.parity.stats import CategoricalComparison, NumericComparison
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def drift_status(effect_fail: bool, effect_warn: bool, q: float, t: Thresholds) -> Status:
+    """Fail only on a practical effect that is also significant after correction."""
+    if effect_fail and q < t.fail_fdr:
+        return "fail"
+    if (effect_fail or effect_warn) and q < t.warn_fdr:
+        return "warn"
+    return "ok"
+
+
+def numeric_drift_checks(layer: Layer, subject: str, c: NumericComparison, q: float, t: Thresholds) -> list[Check]:
+    """PSI and Wasserstein each judged by its own threshold (and the corrected p-value);
+    KS carries the significance and fails with them."""
+    psi_status = drift_status(c.psi >= t.psi_fail, c.psi >= t.psi_warn, q, t)
+    w_status = drift_status(c.wasserstein >= t.wasserstein_fail, c.wasserstein >= t.wasserstein_warn, q, t)
+    ks_status: Status = (
+        "fail" if "fail" in (psi_status, w_status) else "warn" if "warn" in (psi_status, w_status) else "ok"
+    )
+    sig = f"KS p={c.ks_pvalue:.3g}, BH q={q:.3g}, n={c.n_baseline}/{c.n_target}"
+    return [
+        make_check(
+            t,
+            layer=layer,
+            check="psi",
+            subject=subject,
+            value=c.psi,
+            status=psi_status,
+            detail=f"PSI {_fmt(c.psi)} (warn {t.psi_warn}, fail {t.psi_fail}); {sig}",
+        ),
+        make_check(
+            t,
+            layer=layer,
+            check="wasserstein",
+            subject=subject,
+            value=c.wasserstein,
+            status=w_status,
+            detail=f"Wasserstein/std {_fmt(c.wasserstein)} (fail {t.wasserstein_fail}); mean shift "
+            f"{_fmt(c.mean_shift)} std, std ratio {_fmt(c.std_ratio)}; {sig}",
+        ),
+        make_check(
+            t,
+            layer=layer,
+            check="ks",
+            subject=subject,
+            value=c.ks_statistic,
+            status=ks_status,
+            detail=f"KS statistic {_fmt(c.ks_statistic)}; {sig} (fails with a practical effect)",
+        ),
+        make_check(
+            t,
+            layer=layer,
+            check="jensen_shannon",
+            subject=subject,
+            value=c.js_distance,
+            status="ok",
+            detail=f"JS distance {_fmt(c.js_distance)}, KL(target||baseline) {_fmt(c.kl_divergence)}",
+        ),
+    ]
+
+
+def categorical_drift_checks(
+    layer: Layer, subject: str, c: CategoricalComparison, q: float, t: Thresholds
+) -> list[Check]:
+    status = drift_status(c.psi >= t.psi_fail, c.psi >= t.psi_warn, q, t)
+    changes = []
+    if c.new_categories:
+        changes.append(f"new: {', '.join(c.new_categories[:5])}")
+    if c.vanished_categories:
+        changes.append(f"vanished: {', '.join(c.vanished_categories[:5])}")
+    extra = f"; {'; '.join(changes)}" if changes else ""
+    return [
+        make_check(
+            t,
+            layer=layer,
+            check="psi",
+            subject=subject,
+            value=c.psi,
+            status=status,
+            detail=f"PSI {_fmt(c.psi)} over categories (fail {t.psi_fail}){extra}",
+        ),
+        make_check(
+            t,
+            layer=layer,
+            check="chi2",
+            subject=subject,
+            value=c.chi2_statistic,
+            status=status,
+            detail=f"chi-square {_fmt(c.chi2_statistic)}, p={c.chi2_pvalue:.3g} "
+            f"(BH q={q:.3g}, n={c.n_baseline}/{c.n_target}){extra}",
+        ),
+    ]
+
+
+def drift_checks(
+    layer: Layer, subject: str, c: NumericComparison | CategoricalComparison, q: float, t: Thresholds
+) -> list[Check]:
+    """The distribution checks of one compared subject, numeric or categorical."""
+    if isinstance(c, NumericComparison):
+        return numeric_drift_checks(layer, subject, c, q, t)
+    return categorical_drift_checks(layer, subject, c, q, t)
+
+
+def worth_drawing(c: NumericComparison, t: Thresholds) -> bool:
+    """Whether a numeric comparison can end in a warning or failure.
+
+    A drift check warns only with an effect over its warn threshold and a corrected p-value
+    under ``warn_fdr``; the correction only raises p-values, so the raw one must be under it too.
+    """
+    return (
+        ((c.psi >= t.psi_warn or c.wasserstein >= t.wasserstein_warn) and c.ks_pvalue < t.warn_fdr)
+        or c.null_rate_target - c.null_rate_baseline > t.null_rate_max_increase
+        or c.range_violation > t.range_violation_max
+    )

@@ -1,0 +1,140 @@
+"""Layer 1, infrastructure: request rate, error rate and latency quantiles over every request, and the GPUs.
+
+Requests are compared from the exact aggregates the agents count (not the sampled
+requests): the error rate fails on an increase over its threshold that a
+two-proportion test also finds significant; a latency quantile fails when the
+ratio is over its threshold and the quantile grew by more than the histogram's
+resolution. GPU checks judge the target's saturation, memory headroom and lost GPUs.
+"""
+
+from __future__ import annotations
+
+from envparity.collector.parity.checks.builder import make_check
+from envparity.collector.parity.dataset import EnvironmentData
+from envparity.collector.parity.measures import histogram_quantile
+from envparity.collector.parity.model import Check, Status, Thresholds
+from envparity.collector.parity.pvalues import two_proportion_pvalue
+
+
+def infrastructure_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
+    """The request checks when either side counted requests, then the GPU checks."""
+    checks = request_checks(base, target, t) if (base.requests or target.requests) else []
+    return checks + gpu_checks(base, target, t)
+
+
+def request_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
+    b, g = base.requests, target.requests
+    if b is None or g is None or b.requests == 0 or g.requests == 0:
+        return [
+            make_check(
+                t,
+                layer="infrastructure",
+                check="requests",
+                subject="service",
+                status="insufficient_data",
+                value=0.0,
+                detail="no request aggregates in one of the environments",
+            )
+        ]
+    checks = []
+    rate_b = b.requests / base.window_s if base.window_s else None
+    rate_t = g.requests / target.window_s if target.window_s else None
+    if rate_b and rate_t:
+        checks.append(
+            make_check(
+                t,
+                layer="infrastructure",
+                check="request_rate",
+                subject="service",
+                value=rate_t,
+                status="ok",
+                detail=f"{rate_t:.3g} req/s in target vs {rate_b:.3g} in baseline",
+            )
+        )
+    eb, eg = sum(b.errors.values()), sum(g.errors.values())
+    rb, rg = eb / b.requests, eg / g.requests
+    p = two_proportion_pvalue(eb, b.requests, eg, g.requests)
+    status: Status = "fail" if rg - rb > t.error_rate_max_increase and p < t.fail_fdr else "ok"
+    checks.append(
+        make_check(
+            t,
+            layer="infrastructure",
+            check="error_rate",
+            subject="service",
+            value=rg,
+            status=status,
+            detail=f"error rate {rg:.2%} in target vs {rb:.2%} in baseline (p={p:.3g})",
+        )
+    )
+    for q, name in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+        lb, lt = histogram_quantile(q, b), histogram_quantile(q, g)
+        if lb is None or lt is None:
+            continue
+        ratio = lt / lb if lb > 0 else 1.0
+        failing = ratio > t.latency_ratio_max and lt - lb > t.latency_min_increase_s
+        checks.append(
+            make_check(
+                t,
+                layer="infrastructure",
+                check=f"latency_{name}_ratio",
+                subject="service",
+                value=ratio,
+                status="fail" if failing else "ok",
+                detail=f"latency {name} {lt * 1000:.3g} ms in target vs {lb * 1000:.3g} ms in baseline",
+            )
+        )
+    return checks
+
+
+def gpu_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
+    """Saturation, memory headroom and lost GPUs of the target, next to the baseline."""
+    g, b = target.gpu, base.gpu
+    if g is None:
+        return []
+    checks = []
+    if g.mean_utilization is not None:
+        base_text = f" vs {b.mean_utilization:.0f}% in baseline" if b and b.mean_utilization is not None else ""
+        checks.append(
+            make_check(
+                t,
+                layer="infrastructure",
+                check="gpu_utilization",
+                subject="gpu",
+                value=g.mean_utilization,
+                status="warn" if g.mean_utilization >= t.gpu_utilization_max else "ok",
+                detail=f"mean GPU utilization {g.mean_utilization:.0f}% in target{base_text}",
+            )
+        )
+    if g.peak_memory_used is not None:
+        headroom = 1 - g.peak_memory_used
+        status: Status = (
+            "fail"
+            if headroom < t.gpu_memory_headroom_min
+            else "warn"
+            if headroom < 2 * t.gpu_memory_headroom_min
+            else "ok"
+        )
+        checks.append(
+            make_check(
+                t,
+                layer="infrastructure",
+                check="gpu_memory_headroom",
+                subject="gpu",
+                value=headroom,
+                status=status,
+                detail=f"GPU memory headroom {headroom:.1%} at the peak of the window",
+            )
+        )
+    checks.append(
+        make_check(
+            t,
+            layer="infrastructure",
+            check="gpu_lost",
+            subject="gpu",
+            value=float(g.lost),
+            status="fail" if g.lost else "ok",
+            detail=f"{g.lost} of {g.gpus} GPUs stopped answering in the window",
+            reference=0,
+        )
+    )
+    return checks

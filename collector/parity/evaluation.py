@@ -1,0 +1,49 @@
+"""What one evaluation of a baseline against a target produced: its checks, status and score, as plain data.
+
+The engine builds an ``Evaluation``; the service stamps its window and fingerprint
+parity; the store keeps it and the API, the report and the exporter read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from envparity.collector.parity.model import Check
+
+
+@dataclass
+class Evaluation:
+    service: str
+    baseline: str
+    target: str
+    status: str
+    score: float | None
+    layer_scores: dict[str, float]
+    checks: list[Check]
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    evaluated_at: datetime | None = None
+    duration_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    fingerprint_parity: dict[str, float] = field(default_factory=dict)  # dimension -> share of equal entries
+    distributions: dict[str, dict[str, Any]] = field(default_factory=dict)  # drifting subject -> binned shares
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "baseline": self.baseline,
+            "target": self.target,
+            "status": self.status,
+            "score": self.score,
+            "layer_scores": self.layer_scores,
+            "window_start": self.window_start.isoformat() if self.window_start else None,
+            "window_end": self.window_end.isoformat() if self.window_end else None,
+            "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
+            "duration_s": self.duration_s,
+            "counts": self.counts,
+            "fingerprint_parity": self.fingerprint_parity,
+            "distributions": self.distributions,
+            "checks": [c.model_dump() for c in self.checks],
+        }
