@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from envparity.collector.app import DEFAULT_MAX_BODY_BYTES, create_app
+from envparity.collector.api import DEFAULT_MAX_BODY_BYTES, create_app
 from envparity.collector.auth import Authorizer
 from envparity.collector.parity.model import ParityConfig
 from envparity.collector.scheduler import start_scheduler

@@ -1,4 +1,9 @@
-"""Parity evaluations against the store: one pair on demand, or every pair on a schedule."""
+"""Evaluation policy: every pair on a schedule, one pair on demand, and which evaluation a reader is served.
+
+Reading never changes state: only the scheduled cycle (``evaluate_all``) stores
+evaluations and changes what the Prometheus gauges export; a one-off evaluation
+(a fresh check, an earlier window, a report view) is computed and handed back.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
-from envparity.collector.parity.engine import Evaluation, evaluate
+from envparity.collector.parity.engine import evaluate
 from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
 from envparity.collector.parity.model import ParityConfig
+from envparity.collector.parity.record import EvaluationRecord
 from envparity.collector.parity.windows import split_environment
 from envparity.collector.store import Store
 from envparity.collector.store.environment_reader import (
@@ -29,6 +35,20 @@ log = logging.getLogger("envparity.collector.parity")
 REFERENCE_PREFIX = "ref."
 READERS = 2  # services read ahead, each on a thread of its own, while one is compared
 _ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+Pair = tuple[str, str, str]  # service, baseline, target
+
+
+class NotFound(LookupError):
+    """The store holds nothing for what was asked: an environment without data, or no evaluation then."""
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """What the report page of a pair shows."""
+
+    evaluation: EvaluationRecord
+    history: list[EvaluationRecord]  # newest first
+    choices: dict[str, list[str]]  # service -> environments with data
 
 
 @dataclass
@@ -48,11 +68,11 @@ class _ServiceInputs:
 
 
 class ParityService:
-    """Evaluates pairs of environments from the store, keeps the latest in memory for /metrics."""
+    """Evaluates pairs of environments from the store; keeps the scheduled evaluations in memory for /metrics."""
 
     def __init__(self, store: Store, config: ParityConfig | None = None, window: timedelta = timedelta(hours=1)):
         self.store, self.config, self.window = store, config or ParityConfig(), window
-        self.latest: dict[tuple[str, str, str], Evaluation] = {}
+        self._exported: dict[Pair, EvaluationRecord] = {}
         self.last_success: float | None = None
         self.last_duration_s: float | None = None
         self._lock = threading.Lock()
@@ -104,23 +124,68 @@ class ParityService:
                 read.pairs[(baseline, target)] = exc
         return read
 
-    def evaluate_pair(
+    def check_known(self, service: str, *environments: str, names: dict[str, list[str]] | None = None) -> None:
+        """Raise NotFound naming the environments without data (``names``: the store's, when already read).
+
+        A reference (``ref.NAME``) needs none; an earlier window (``production@24h``) needs its environment's.
+        """
+        known = (names if names is not None else self.store.environment_names()).get(service, [])
+        missing = [
+            e for e in environments if split_environment(e)[0] not in known and not e.startswith(REFERENCE_PREFIX)
+        ]
+        if missing:
+            raise NotFound(f"no data for {service}/{', '.join(missing)}")
+
+    def latest(
         self,
         service: str,
         baseline: str,
         target: str,
+        at: datetime | None = None,
+        fresh: bool = False,
         window: timedelta | None = None,
-        end: datetime | None = None,
-        save: bool = True,
-    ) -> Evaluation:
+    ) -> EvaluationRecord:
+        """The evaluation to serve for a pair.
+
+        The newest stored one (with ``at``: the newest at or before it, else NotFound); a one-off
+        evaluation when ``fresh`` or a ``window`` is asked for (of the window ending at ``at`` when
+        given), or when none is stored yet.
+        """
+        if not fresh and (at is not None or window is None):
+            stored = self.store.evaluations(service, baseline, target, at=at)
+            if stored:
+                return stored[0]
+            if at is not None:
+                raise NotFound(f"no evaluation of {service} {baseline} -> {target} at or before {at.isoformat()}")
+        self.check_known(service, baseline, target)
+        return self.evaluate_pair(service, baseline, target, window, end=at)
+
+    def report(
+        self, service: str | None = None, baseline: str | None = None, target: str | None = None, fresh: bool = False
+    ) -> ReportView:
+        """The report of a pair: the first service and its first pair unless named, with the stored history."""
+        choices = self.store.environment_names()
+        if not choices:
+            raise NotFound("No environment has reported yet.")
+        service = service or sorted(choices)[0]
+        if baseline is None or target is None:
+            pairs = self.config.pairs(service, choices.get(service, []))
+            if not pairs:
+                raise NotFound(f"{service} has fewer than two environments.")
+            baseline, target = baseline or pairs[0].baseline, target or pairs[0].target
+        self.check_known(service, baseline, target, names=choices)
+        history = self.store.evaluations(service, baseline, target, limit=50)
+        return ReportView(self.latest(service, baseline, target, fresh=fresh), history, choices)
+
+    def evaluate_pair(
+        self, service: str, baseline: str, target: str, window: timedelta | None = None, end: datetime | None = None
+    ) -> EvaluationRecord:
+        """A one-off evaluation of the window ending at ``end`` (default now); neither stored nor exported."""
         end = end or datetime.now(UTC)
         start = end - (window or self.window)
-        result = self._evaluate(service, baseline, target, self._read(service, [(baseline, target)], start, end))
-        if save:
-            self.store.save_evaluations([result])
-        return result
+        return self._evaluate(service, baseline, target, self._read(service, [(baseline, target)], start, end))
 
-    def _evaluate(self, service: str, baseline: str, target: str, read: _ServiceInputs) -> Evaluation:
+    def _evaluate(self, service: str, baseline: str, target: str, read: _ServiceInputs) -> EvaluationRecord:
         """One pair from what was read for its service."""
         inputs = read.pairs[(baseline, target)]
         if isinstance(inputs, Exception):
@@ -131,18 +196,27 @@ class ParityService:
         result = evaluate(service, env[baseline], env[target], thresholds, inputs.items, inputs.shadow)
         result.fingerprint_parity = inputs.fingerprint_parity
         result.window_start, result.window_end, result.evaluated_at = start, end, datetime.now(UTC)
-        with self._lock:
-            self.latest[(service, baseline, target)] = result
-        return result
+        return EvaluationRecord.of(result)
 
-    def _save(self, service: str, evaluations: list[Evaluation]) -> None:
+    def exported(self) -> list[tuple[Pair, EvaluationRecord]]:
+        """The latest scheduled evaluation of every pair, in pair order: what the gauges export."""
+        with self._lock:
+            return sorted(self._exported.items(), key=lambda item: item[0])
+
+    def _export(self, evaluations: list[EvaluationRecord]) -> None:
+        with self._lock:
+            self._exported.update({(e.service, e.baseline, e.target): e for e in evaluations})
+
+    def _save(self, service: str, evaluations: list[EvaluationRecord]) -> None:
         try:
             self.store.save_evaluations(evaluations)
         except Exception:  # the evaluations stay in memory (and on /metrics); the next cycle stores its own
             log.exception("storing the evaluations of %s failed", service)
 
-    def evaluate_all(self) -> list[Evaluation]:
+    def evaluate_all(self) -> list[EvaluationRecord]:
         """Every configured (or default) pair of every service; one failing pair does not stop the rest.
+
+        The scheduled cycle: the only writer of the stored history and of what the gauges export.
 
         The next ``READERS`` services are read on threads while this one is compared, and each
         service's evaluations are stored on them too (one transaction per service): the store's
@@ -173,6 +247,7 @@ class ParityService:
                         evaluated.append(self._evaluate(service, baseline, target, read))
                     except Exception:
                         log.exception("evaluation of %s %s -> %s failed", service, baseline, target)
+                self._export(evaluated)
                 reader.submit(self._save, service, evaluated)
                 results.extend(evaluated)
         self.last_duration_s = time.perf_counter() - started

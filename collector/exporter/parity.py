@@ -1,10 +1,10 @@
-"""Prometheus exposition of the latest parity evaluations (a custom collector: ``collect()`` only)."""
+"""Prometheus exposition of the scheduled parity evaluations (a custom collector: ``collect()`` only)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from envparity.agent.catalogue import spec
@@ -13,15 +13,23 @@ from envparity.collector.service import ParityService
 STATUS_VALUE = {"ok": 0, "warn": 1, "fail": 2, "insufficient_data": -1}
 
 
+def _gauge(name: str) -> GaugeMetricFamily:
+    """The empty family of a catalogued gauge (every parity metric is one)."""
+    family = spec(name).family()
+    if not isinstance(family, GaugeMetricFamily):
+        raise TypeError(f"{name} is not a gauge in the metric catalogue")
+    return family
+
+
 class ParityCollector(Collector):
-    """Scores, check statuses and values of the latest evaluation of every pair."""
+    """Scores, check statuses and values of the latest scheduled evaluation of every pair."""
 
     def __init__(self, parity: ParityService) -> None:
         self.parity = parity
 
     def collect(self) -> Iterable[Metric]:
         score, layer, status, value, failing, fingerprint = (
-            spec(name).family()
+            _gauge(name)
             for name in (
                 "envparity_parity_score",
                 "envparity_parity_layer_score",
@@ -31,7 +39,7 @@ class ParityCollector(Collector):
                 "envparity_fingerprint_parity_ratio",
             )
         )
-        for (service, baseline, target), ev in sorted(self.parity.latest.items()):
+        for (service, baseline, target), ev in self.parity.exported():
             pair = [service, baseline, target]
             if ev.score is not None:
                 score.add_metric(pair, ev.score)
@@ -49,8 +57,8 @@ class ParityCollector(Collector):
             for dimension, ratio in ev.fingerprint_parity.items():
                 fingerprint.add_metric([*pair, dimension], ratio)
         yield from (score, layer, status, value, failing, fingerprint)
-        duration = spec("envparity_evaluation_duration_seconds").family()
-        success = spec("envparity_evaluation_last_success_timestamp_seconds").family()
+        duration = _gauge("envparity_evaluation_duration_seconds")
+        success = _gauge("envparity_evaluation_last_success_timestamp_seconds")
         if self.parity.last_duration_s is not None:
             duration.add_metric([], self.parity.last_duration_s)
         if self.parity.last_success is not None:

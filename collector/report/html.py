@@ -9,6 +9,7 @@ fingerprint differences, every check by layer, and the evaluation history.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from envparity.collector.parity.model import LAYERS, STATUS_ORDER
+from envparity.collector.parity.record import EvaluationRecord, EvaluationSummary
 
 BASELINE_COLOUR, TARGET_COLOUR = "#4c78a8", "#f58518"
 _templates = Environment(
@@ -35,11 +37,11 @@ def number(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def when(value: str | None) -> str:
-    """An ISO timestamp as ``YYYY-MM-DD HH:MM:SS UTC``."""
-    if not value:
+def when(value: datetime | None) -> str:
+    """A time as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    if value is None:
         return "now"
-    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def distribution_svg(subject: str, dist: dict[str, Any], width: int = 460, height: int = 170) -> Markup:
@@ -74,15 +76,13 @@ def distribution_svg(subject: str, dist: dict[str, Any], width: int = 460, heigh
     return Markup("".join(parts))
 
 
-def history_svg(history: list[dict[str, Any]], width: int = 460, height: int = 90) -> Markup:
+def history_svg(history: Sequence[EvaluationSummary], width: int = 460, height: int = 90) -> Markup:
     """The score of past evaluations, oldest left."""
-    points = [(h["evaluated_at"], h["score"]) for h in reversed(history) if h.get("score") is not None]
-    if len(points) < 2:
+    scores = [h.score for h in reversed(history) if h.score is not None]
+    if len(scores) < 2:
         return Markup("")
-    step = (width - 10) / (len(points) - 1)
-    coords = " ".join(
-        f"{5 + i * step:.1f},{height - 5 - (height - 10) * s / 100:.1f}" for i, (_, s) in enumerate(points)
-    )
+    step = (width - 10) / (len(scores) - 1)
+    coords = " ".join(f"{5 + i * step:.1f},{height - 5 - (height - 10) * s / 100:.1f}" for i, s in enumerate(scores))
     return Markup(
         f'<svg class="history" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'aria-label="score history"><rect width="{width}" height="{height}" fill="#fafafa"/>'
@@ -91,21 +91,21 @@ def history_svg(history: list[dict[str, Any]], width: int = 460, height: int = 9
 
 
 def render_report(
-    ev: dict[str, Any],
-    history: list[dict[str, Any]] | None = None,
+    ev: EvaluationRecord,
+    history: Sequence[EvaluationSummary] = (),
     choices: dict[str, list[str]] | None = None,
 ) -> str:
-    """The page of one evaluation (``Evaluation.as_dict()``); ``choices`` (service -> environments) adds a picker."""
-    checks = sorted(ev["checks"], key=lambda c: (STATUS_ORDER[c["status"]], LAYERS.index(c["layer"])))
-    by_layer = {layer: [c for c in checks if c["layer"] == layer] for layer in LAYERS}
+    """The page of one evaluation, newest ``history`` first; ``choices`` (service -> environments) adds a picker."""
+    checks = sorted(ev.checks, key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer)))
+    by_layer = {layer: [c for c in checks if c.layer == layer] for layer in LAYERS}
     return _templates.get_template("report.html").render(
         ev=ev,
-        attention=[c for c in checks if c["status"] in ("fail", "warn")],
+        attention=[c for c in checks if c.status in ("fail", "warn")],
         by_layer={layer: rows for layer, rows in by_layer.items() if rows},
-        fingerprint=[c for c in checks if c["layer"].startswith("fingerprint.")],
-        drawn={s: distribution_svg(s, d) for s, d in ev.get("distributions", {}).items()},
-        history=history or [],
-        history_chart=history_svg(history or []),
+        fingerprint=[c for c in checks if c.layer.startswith("fingerprint.")],
+        drawn={s: distribution_svg(s, d) for s, d in ev.distributions.items()},
+        history=history,
+        history_chart=history_svg(history),
         choices=choices,
         number=number,
         when=when,

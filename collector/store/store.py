@@ -16,19 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from envparity.agent.wire import Fingerprint, Header, Outcome, Snapshot
+from envparity.collector.parity.record import EvaluationRecord
 from envparity.collector.store import schema
 from envparity.collector.store.bulk import bulk_insert
 from envparity.collector.store.migrations import migrate
-
-if TYPE_CHECKING:
-    from envparity.collector.parity.engine import Evaluation
 
 # The DuckDB dialect named directly: found through package entry points, SQLAlchemy would scan
 # every installed distribution's metadata first (about 0.15 s of each command's start).
@@ -291,8 +289,8 @@ class Store:
     def _writing(self) -> contextlib.AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
 
-    def save_evaluations(self, evaluations: list[Evaluation]) -> list[str]:
-        """Store evaluations in one transaction; returns their ids."""
+    def save_evaluations(self, evaluations: list[EvaluationRecord]) -> list[str]:
+        """Store evaluations of a window in one transaction; returns their ids."""
         rows = [
             {
                 "id": str(uuid.uuid4()),
@@ -300,22 +298,22 @@ class Store:
                 "baseline": e.baseline,
                 "target": e.target,
                 "evaluated_at": naive_utc(e.evaluated_at or datetime.now(UTC)),
-                "window_start": naive_utc(e.window_start),
-                "window_end": naive_utc(e.window_end),
+                "window_start": naive_utc(e.window_start) if e.window_start else None,
+                "window_end": naive_utc(e.window_end) if e.window_end else None,
                 "status": e.status,
                 "score": e.score,
-                "body": json.dumps(e.as_dict()),
+                "body": e.model_dump_json(),
             }
             for e in evaluations
         ]
         if rows:
             with self._writing(), self.engine.begin() as conn:
                 conn.execute(schema.evaluations.insert(), rows)
-        return [r["id"] for r in rows]
+        return [str(r["id"]) for r in rows]
 
     def evaluations(
         self, service: str, baseline: str, target: str, at: datetime | None = None, limit: int = 1
-    ) -> list[dict[str, Any]]:
+    ) -> list[EvaluationRecord]:
         """Stored evaluations of a pair, newest first (at or before ``at`` when given)."""
         e = schema.evaluations
         query = sa.select(e.c.body).where(e.c.service == service, e.c.baseline == baseline, e.c.target == target)
@@ -323,7 +321,7 @@ class Store:
             query = query.where(e.c.evaluated_at <= naive_utc(at))
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(e.c.evaluated_at.desc()).limit(limit)).scalars().all()
-        return [json.loads(r) for r in rows]
+        return [EvaluationRecord.model_validate_json(r) for r in rows]
 
     def environment_names(self) -> dict[str, list[str]]:
         """Service -> environments with any snapshot."""

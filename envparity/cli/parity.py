@@ -7,12 +7,16 @@ import gzip
 import math
 import sys
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envparity.agent.environ import env_str
 from envparity.cli.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
+
+if TYPE_CHECKING:
+    from envparity.collector.parity.record import EvaluationRecord, EvaluationSummary
 
 FORMATS = ("table", "json", "markdown", "html")
 COMPARE_FORMATS = ("table", "json", "markdown")
@@ -59,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     upload.set_defaults(handler=_upload)
 
 
-def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool, history: list[dict[str, Any]] | None = None) -> int:
+def _emit(evaluation: EvaluationRecord, fmt: str, show_ok: bool, history: Sequence[EvaluationSummary] = ()) -> int:
     if fmt == "html":
         from envparity.collector.report.html import render_report
 
@@ -68,7 +72,7 @@ def _emit(evaluation: dict[str, Any], fmt: str, show_ok: bool, history: list[dic
         from envparity.collector.report.text import render_evaluation
 
         print(render_evaluation(evaluation, fmt, show_ok))
-    return EXIT_FAIL if evaluation["status"] == "fail" else EXIT_OK
+    return EXIT_FAIL if evaluation.status == "fail" else EXIT_OK
 
 
 def _get(args: argparse.Namespace, path: str, params: dict[str, str]) -> dict[str, Any]:
@@ -88,16 +92,20 @@ def _get(args: argparse.Namespace, path: str, params: dict[str, str]) -> dict[st
     return response.json()
 
 
-def _from_collector(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _from_collector(args: argparse.Namespace) -> tuple[EvaluationRecord, Sequence[EvaluationSummary]]:
+    from envparity.collector.parity.record import EvaluationRecord, EvaluationSummary
+
     pair = {"service": args.service, "baseline": args.baseline, "target": args.target}
-    evaluation = _get(args, "/v1/parity", {**pair, "fresh": "true", "window": args.window})
+    evaluation = EvaluationRecord.model_validate(
+        _get(args, "/v1/parity", {**pair, "fresh": "true", "window": args.window})
+    )
     history = _get(args, "/v1/parity/history", pair)["evaluations"] if args.format == "html" else []
-    return evaluation, history
+    return evaluation, [EvaluationSummary.model_validate(h) for h in history]
 
 
-def _from_db(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _from_db(args: argparse.Namespace) -> tuple[EvaluationRecord, Sequence[EvaluationSummary]]:
     from envparity.collector.parity.windows import parse_duration
-    from envparity.collector.service import ParityService
+    from envparity.collector.service import NotFound, ParityService
     from envparity.collector.store import Store, database_url
 
     if not args.db.is_file():
@@ -109,14 +117,11 @@ def _from_db(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, A
             f"cannot open {args.db} ({str(exc).splitlines()[0]}); is a collector using it? Use --collector URL then"
         ) from None
     try:
-        known = store.environment_names().get(args.service, [])
-        for env in (args.baseline, args.target):
-            if env.split("@")[0] not in known and not env.startswith("ref."):
-                raise GateError(f"no data for {args.service}/{env} in {args.db}")
-        evaluation = ParityService(store).evaluate_pair(
-            args.service, args.baseline, args.target, parse_duration(args.window), save=False
-        )
-        return evaluation.as_dict(), store.evaluations(args.service, args.baseline, args.target, limit=50)
+        window = parse_duration(args.window)
+        evaluation = ParityService(store).latest(args.service, args.baseline, args.target, fresh=True, window=window)
+        return evaluation, store.evaluations(args.service, args.baseline, args.target, limit=50)
+    except NotFound as exc:
+        raise GateError(f"{exc} in {args.db}") from None
     finally:
         store.close()
 
@@ -133,13 +138,14 @@ def _check(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from envparity.collector.parity.engine import evaluate
     from envparity.collector.parity.model import Thresholds
+    from envparity.collector.parity.record import EvaluationRecord
     from envparity.collector.store.file_reader import read_file
 
     features = [f.strip() for f in args.features.split(",")] if args.features else None
     base = read_file(args.baseline, features, args.prediction, args.label, name=str(args.baseline))
     target = read_file(args.target, features, args.prediction, args.label, name=str(args.target))
     result = evaluate("files", base, target, Thresholds(psi_binning=args.psi_binning))
-    return _emit(result.as_dict(), args.format, args.all)
+    return _emit(EvaluationRecord.of(result), args.format, args.all)
 
 
 def _plain_numbers(values: Any) -> list[float | None]:

@@ -61,14 +61,15 @@ def _print_fingerprint_diff(url: str) -> None:
 
 
 def _print_parity(url: str) -> None:
+    from envparity.collector.parity.record import EvaluationRecord
     from envparity.collector.report.text import render_evaluation
 
-    evaluation = httpx.get(
+    answer = httpx.get(
         f"{url}/v1/parity",
         timeout=120,
         params={"service": "fraud", "baseline": "staging", "target": "production", "fresh": "true", "window": "1h"},
     ).json()
-    print(render_evaluation(evaluation, "table"))
+    print(render_evaluation(EvaluationRecord.model_validate(answer), "table"))
 
 
 def _start_model_servers(

@@ -1,20 +1,23 @@
-"""Reading a snapshot body off the wire: size limit, gzip without inflating bombs, JSON."""
+"""Reading a request body off the wire: size limit, gzip without inflating bombs, JSON, validation."""
 
 from __future__ import annotations
 
 import json
 import zlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from envparity.collector.api.errors import ApiError, invalid
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+Model = TypeVar("Model", bound=BaseModel)
 
 
-class BodyError(Exception):
-    """A body the collector refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class BodyError(ApiError):
+    """A body the collector refuses: too large, badly encoded or not JSON."""
 
 
 class _Inflater:
@@ -70,3 +73,12 @@ def parse_json(body: bytes) -> Any:
         raise BodyError(400, "body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise BodyError(400, f"body is not valid JSON: {exc}") from None
+
+
+async def read_validated(request: Request, model: type[Model], what: str, limit: int) -> tuple[Model, bytes]:
+    """The body as ``model`` (``what`` names it in a 422), and its decoded bytes."""
+    body = await read_body(request.stream(), request.headers.get("content-encoding"), limit)
+    try:
+        return model.model_validate(parse_json(body)), body
+    except ValidationError as exc:
+        raise invalid(what, exc) from None

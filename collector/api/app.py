@@ -1,0 +1,52 @@
+"""The collector application: its parts on ``app.state``, its Prometheus collectors, its routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from envparity.collector.api.body import DEFAULT_MAX_BODY_BYTES
+from envparity.collector.api.deps import CollectorState
+from envparity.collector.api.errors import install_error_handlers
+from envparity.collector.api.fingerprints import router as fingerprint_routes
+from envparity.collector.api.ingest import router as ingest_routes
+from envparity.collector.api.operations import router as operation_routes
+from envparity.collector.api.parity import router as parity_routes
+from envparity.collector.api.report import router as report_routes
+from envparity.collector.auth import Authorizer
+from envparity.collector.exporter.environment import FreshnessCollector, TrafficCollector
+from envparity.collector.exporter.gpu import GpuCollector
+from envparity.collector.exporter.ingest import CollectorMetrics
+from envparity.collector.exporter.parity import ParityCollector
+from envparity.collector.service import ParityService
+from envparity.collector.store import Store
+
+
+def create_app(
+    store: Store,
+    authorizer: Authorizer | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    metrics: CollectorMetrics | None = None,
+    parity: ParityService | None = None,
+) -> FastAPI:
+    """The collector application over a store."""
+    state = CollectorState(
+        store=store,
+        parity=parity or ParityService(store),
+        metrics=metrics or CollectorMetrics(),
+        traffic=TrafficCollector(),
+        authorizer=authorizer or Authorizer(None),
+        max_body_bytes=max_body_bytes,
+    )
+    for collector in (
+        ParityCollector(state.parity),
+        GpuCollector(store),
+        state.traffic,
+        FreshnessCollector(store),
+    ):
+        state.metrics.registry.register(collector)
+    app = FastAPI(title="envparity collector", version="1")
+    app.state.collector = state
+    for routes in (ingest_routes, parity_routes, fingerprint_routes, report_routes, operation_routes):
+        app.include_router(routes)
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,73 @@
+"""Ingest routes: snapshots pushed by the agents, and outcomes posted directly."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from envparity.agent.wire import NAME_PATTERN, Outcome, Snapshot
+from envparity.collector.api.body import read_validated
+from envparity.collector.api.deps import CollectorState, StateDep, WriteCheck, WriteCheckDep
+from envparity.collector.api.errors import ApiError
+from envparity.collector.auth import AuthError
+from envparity.collector.store import SequenceConflict, UnknownFingerprint
+
+router = APIRouter()
+
+
+class OutcomesBody(BaseModel):
+    service: str = Field(pattern=NAME_PATTERN)
+    environment: str = Field(pattern=NAME_PATTERN)
+    outcomes: list[Outcome] = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/v1/snapshots")
+async def ingest_snapshot(request: Request, state: StateDep, may_write: WriteCheckDep) -> dict[str, Any]:
+    """Store a snapshot once (by agent and sequence), counting what was stored or refused."""
+    started = time.perf_counter()
+    try:
+        return await _ingest(request, state, may_write)
+    except (ApiError, AuthError) as exc:
+        state.metrics.snapshots.labels(outcome=f"rejected_{exc.status}").inc()
+        raise
+    finally:
+        state.metrics.ingest_seconds.observe(time.perf_counter() - started)
+
+
+async def _ingest(request: Request, state: CollectorState, may_write: WriteCheck) -> dict[str, Any]:
+    snap, body = await read_validated(request, Snapshot, "snapshot", state.max_body_bytes)
+    header = snap.header
+    may_write(header.service, header.environment)
+    try:
+        result = await run_in_threadpool(state.store.ingest, snap, hashlib.sha256(body).hexdigest(), datetime.now(UTC))
+    except (UnknownFingerprint, SequenceConflict) as exc:
+        code = "unknown_fingerprint" if isinstance(exc, UnknownFingerprint) else "conflict"
+        raise ApiError(409, str(exc), code=code) from None
+    state.metrics.snapshots.labels(outcome="duplicate" if result.duplicate else "stored").inc()
+    if not result.duplicate:
+        state.traffic.add(snap, new_fingerprint=result.rows.get("fingerprints", 0) > 0)
+    for table, count in result.rows.items():
+        state.metrics.rows.labels(table=table).inc(count)
+    return {
+        "status": "ok",
+        "duplicate": result.duplicate,
+        "agent_id": header.agent_id,
+        "sequence": header.sequence,
+        "rows": result.rows,
+    }
+
+
+@router.post("/v1/outcomes")
+async def ingest_outcomes(request: Request, state: StateDep, may_write: WriteCheckDep) -> dict[str, Any]:
+    """Outcomes (labels) joined to stored predictions by request id."""
+    body, _ = await read_validated(request, OutcomesBody, "outcomes", state.max_body_bytes)
+    may_write(body.service, body.environment)
+    stored = await run_in_threadpool(state.store.add_outcomes, body.service, body.environment, body.outcomes)
+    state.metrics.rows.labels(table="outcomes").inc(stored)
+    return {"status": "ok", "stored": stored}

@@ -1,0 +1,46 @@
+"""Operations routes: liveness, readiness, Prometheus metrics, and what the store holds."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from envparity.collector.api.deps import READ, StateDep, StoreDep
+from envparity.collector.api.errors import ApiError
+
+log = logging.getLogger("envparity.collector")
+router = APIRouter()
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+def ready(store: StoreDep) -> dict[str, str]:
+    try:
+        store.ping()
+    except Exception as exc:  # any failure to reach the store means not ready
+        log.warning("store not reachable: %s", exc)
+        raise ApiError(503, f"store not reachable: {type(exc).__name__}") from None
+    return {"status": "ready"}
+
+
+@router.get("/metrics")
+def metrics(state: StateDep) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/store", dependencies=READ)
+def store_info(store: StoreDep) -> dict[str, Any]:
+    return {"backend": store.engine.dialect.name, "rows": store.row_counts()}
+
+
+@router.get("/v1/environments", dependencies=READ)
+def environments(store: StoreDep) -> dict[str, Any]:
+    return {"environments": store.environments()}

@@ -1,0 +1,48 @@
+"""An evaluation as data that travels: stored, served by the API, rendered, and exported to Prometheus.
+
+``EvaluationRecord`` has the fields of an engine evaluation; ``EvaluationSummary``
+is the part the evaluation history lists (``GET /v1/parity/history``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from envparity.collector.parity.model import Check
+
+
+class EvaluationSummary(BaseModel):
+    """The verdict of one evaluation and when it was made, without its checks."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Literal["ok", "warn", "fail"]
+    score: float | None
+    layer_scores: dict[str, float]
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    evaluated_at: datetime | None = None
+
+
+class EvaluationRecord(EvaluationSummary):
+    """Every check of one evaluation of a pair, with its score and what the report draws."""
+
+    service: str
+    baseline: str
+    target: str
+    checks: list[Check]
+    duration_s: float = 0.0
+    counts: dict[str, int] = {}
+    fingerprint_parity: dict[str, float] = {}  # dimension -> share of equal entries
+    distributions: dict[str, dict[str, Any]] = {}  # drifting subject -> binned shares
+
+    @classmethod
+    def of(cls, evaluation: object) -> EvaluationRecord:
+        """The record of an engine evaluation (read by attribute name)."""
+        return cls.model_validate(evaluation, from_attributes=True)
+
+    def summary(self) -> EvaluationSummary:
+        return EvaluationSummary(**{name: getattr(self, name) for name in EvaluationSummary.model_fields})
