@@ -313,14 +313,16 @@ def test_command_line_parses(where: str, line: str) -> None:
 def test_inline_command_names_real_options(where: str, span: str) -> None:
     words = [w.strip("[]") for w in shell_words(span)[1:]]
     path, parser = command_parser(words)
-    assert path or words and words[0].startswith("-") or words[:1] == ["COMMAND"], f"{where}: `{span}` names no command"
+    assert path or (words and words[0].startswith("-")) or words[:1] == ["COMMAND"], (
+        f"{where}: `{span}` names no command"
+    )
     rest = words[len(path) :]
     options = parser._option_string_actions
     for i, word in enumerate(rest):
         if not word.startswith("--"):
-            assert word == "..." or i > 0 and rest[i - 1].startswith("--") or word.isupper() or word.startswith("$"), (
-                f"{where}: `{span}`: {word!r} is neither a subcommand of {' '.join(path)} nor an option's value"
-            )
+            assert (
+                word == "..." or (i > 0 and rest[i - 1].startswith("--")) or word.isupper() or word.startswith("$")
+            ), f"{where}: `{span}`: {word!r} is neither a subcommand of {' '.join(path)} nor an option's value"
             continue
         name = word.split("=", 1)[0]
         assert name in options, f"{where}: `{span}`: envparity {' '.join(path)} has no option {name}"
@@ -334,12 +336,8 @@ def test_cli_reference_lists_every_option() -> None:
     """docs/cli.md documents every option of every command, and no option that does not exist."""
     text = (REPO / "docs" / "cli.md").read_text()
     documented = set(re.findall(r"`(--[a-z][a-z0-9-]*)", text))
-    real = {
-        option
-        for parser in leaf_commands().values()
-        for option in parser._option_string_actions
-        if option.startswith("--") and option != "--help"
-    } | {"--version"}
+    parsers = [build_parser(), *leaf_commands().values()]
+    real = {option for p in parsers for option in p._option_string_actions if option.startswith("--")} - {"--help"}
     assert not real - documented, f"docs/cli.md lacks {sorted(real - documented)}"
     assert not documented - real, f"docs/cli.md documents options that do not exist: {sorted(documented - real)}"
 
@@ -386,3 +384,12 @@ def test_wire_format_example_is_a_valid_snapshot() -> None:
     assert examples, "docs/wire-format.md shows no snapshot"
     for block in examples:
         Snapshot.model_validate_json(block.code)
+
+
+def test_exit_codes_are_documented() -> None:
+    from envparity.cli import exits
+
+    codes = {value for name, value in vars(exits).items() if name.startswith("EXIT_")}
+    for path in (README, REPO / "docs" / "cli.md"):
+        rows = {int(code) for code in re.findall(r"^\| (\d+) \|", path.read_text(), re.MULTILINE)}
+        assert rows == codes, f"{path.relative_to(REPO)} lists exit codes {sorted(rows)}; exits.py has {sorted(codes)}"
