@@ -1,27 +1,39 @@
 """The envparity agent: runs inside (or beside) a model server.
 
-``Agent`` and ``AgentSettings`` are imported lazily, so that importing the wire
-format (as the collector does) does not start pulling in the scheduler.
+The public names are imported lazily, so that importing the wire format (as the
+collector does) does not start pulling in the scheduler.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = ["Agent", "AgentSettings", "EnvParityMiddleware"]
+from envparity.agent._lazy import lazy_attributes
 
+if TYPE_CHECKING:
+    from envparity.agent.agent import Agent
+    from envparity.agent.capture.middleware import EnvParityMiddleware
+    from envparity.agent.capture.wsgi import EnvParityWSGIMiddleware
+    from envparity.agent.settings import AgentSettings
+    from envparity.agent.sink import RequestSink, WindowedSink
 
-def __getattr__(name: str) -> Any:
-    if name == "Agent":
-        from envparity.agent.agent import Agent
+__all__ = [
+    "Agent",
+    "AgentSettings",
+    "EnvParityMiddleware",
+    "EnvParityWSGIMiddleware",
+    "RequestSink",
+    "WindowedSink",
+]
 
-        return Agent
-    if name == "AgentSettings":
-        from envparity.agent.settings import AgentSettings
-
-        return AgentSettings
-    if name == "EnvParityMiddleware":
-        from envparity.agent.capture.middleware import EnvParityMiddleware
-
-        return EnvParityMiddleware
-    raise AttributeError(f"module 'envparity.agent' has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "Agent": "envparity.agent.agent",
+        "AgentSettings": "envparity.agent.settings",
+        "EnvParityMiddleware": "envparity.agent.capture.middleware",
+        "EnvParityWSGIMiddleware": "envparity.agent.capture.wsgi",
+        "RequestSink": "envparity.agent.sink",
+        "WindowedSink": "envparity.agent.sink",
+    },
+)

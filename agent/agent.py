@@ -3,13 +3,14 @@
     agent = Agent.from_env()
     agent.record(request_id="r-1", features={...}, prediction=0.93, latency_s=0.012)
     agent.record_outcome(request_id="r-1", outcome=1)
-    agent.close()                      # flushes the last window (atexit does too)
+    agent.close(timeout=10)            # flushes the last window (atexit does too); True when all was delivered
 
-Three jobs run on an APScheduler background scheduler: sealing a window into a
-spooled snapshot (every ``window_s``), delivering the spool (every few seconds,
-independent of sealing, so a slow collector never stretches a window), and
-re-taking the fingerprint (every ``fingerprint_every_s``; sent in full only
-when its hash changes).
+Three jobs run in the background (``envparity.agent.jobs``): sealing a window
+into a spooled snapshot (every ``window_s``), delivering the spool (every few
+seconds, independent of sealing, so a slow collector never stretches a window),
+and re-taking the fingerprint (every ``fingerprint_every_s``; sent in full only
+when its hash changes). ``Agent`` is the ``WindowedSink`` the capture paths
+record into (``envparity.agent.sink``).
 
 Forking servers (gunicorn, uvicorn ``--workers``): every worker is an agent of
 its own. After a fork the child gets a fresh recorder, a new agent id
@@ -23,19 +24,19 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
-
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from envparity.agent.environ import env_number
 from envparity.agent.fingerprint import take_fingerprint
 from envparity.agent.gpu import GpuSampler
+from envparity.agent.jobs import Jobs
 from envparity.agent.metrics import AgentMetrics
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
-from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Recorder, Slot
+from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Instance, OutcomeValue, Recorder, Slot
 from envparity.agent.settings import AgentSettings
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.spool import Spool
@@ -45,6 +46,7 @@ from envparity.agent.wire import Fingerprint, GpuSection
 log = logging.getLogger("envparity.agent")
 
 DELIVERY_EVERY_S = 5.0
+CLOSE_TIMEOUT_S = 30.0
 
 
 class Agent:
@@ -103,7 +105,7 @@ class Agent:
 
     # --- lifecycle ------------------------------------------------------------
 
-    def _open(self, agent_id: str | None, spool_dir: Any = None) -> None:
+    def _open(self, agent_id: str | None, spool_dir: Path | None = None) -> None:
         self.recorder = Recorder(self.sample_size)
         self.spool = Spool(spool_dir or self.settings.spool_path, agent_id, self.settings.spool_max_bytes)
         self.pusher = Pusher(
@@ -115,7 +117,7 @@ class Agent:
         )
         self.pusher.on_attempt = self._on_attempt
         self._fingerprint: Fingerprint | None = None
-        self._scheduler: BackgroundScheduler | None = None
+        self._jobs: Jobs | None = None
         self._start_pending = False
         self._pid = os.getpid()
 
@@ -128,58 +130,51 @@ class Agent:
         return self.spool.state.agent_id
 
     def start(self) -> None:
-        """Start the background jobs (sealing, delivery, fingerprint)."""
-        if self._scheduler is not None:
+        """Start the background jobs (sealing, delivery, fingerprint, GPU samples)."""
+        if self._jobs is not None:
             return
         self.refresh_fingerprint()
-        scheduler = BackgroundScheduler(timezone=UTC)
-        now = datetime.now(UTC)
-        scheduler.add_job(
-            self.seal_window, "interval", seconds=self.window_s, id="seal", max_instances=1, coalesce=True
-        )
-        scheduler.add_job(
-            self.deliver,
-            "interval",
-            seconds=min(DELIVERY_EVERY_S, self.window_s),
-            id="deliver",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=now,
-        )
-        scheduler.add_job(
-            self.refresh_fingerprint,
-            "interval",
-            seconds=self.fingerprint_every_s,
-            id="fingerprint",
-            max_instances=1,
-            coalesce=True,
-        )
-        if self._gpu is not None and self._gpu.enabled:
-            scheduler.add_job(
-                self._gpu.sample,
-                "interval",
-                seconds=self.gpu_interval_s,
-                id="gpu",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=now,
-            )
-        scheduler.start()
-        self._scheduler = scheduler
+        jobs = Jobs()
+        jobs.every(self.window_s, self.seal_window, "seal")
+        jobs.every(min(DELIVERY_EVERY_S, self.window_s), self.deliver, "deliver", now=True)
+        jobs.every(self.fingerprint_every_s, self.refresh_fingerprint, "fingerprint")
+        if self._gpu is not None and self._gpu.enabled and self.gpu_interval_s:
+            jobs.every(self.gpu_interval_s, self._gpu.sample, "gpu", now=True)
+        jobs.start()
+        self._jobs = jobs
 
-    def close(self) -> DeliveryReport:
-        """Stop the jobs, seal the last window and deliver what the collector will take."""
-        if self._closed:
-            return DeliveryReport(remaining=len(self.spool.pending()))
-        self._closed = True
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-        self.seal_window()
-        report = self.deliver()
-        self.pusher.close()
-        self.spool.close()
-        self._tracer.shutdown()
-        return report
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> bool:
+        """Seal the last window and deliver the spool within ``timeout`` seconds; True when nothing is left in it.
+
+        The background jobs stop (a run in progress is waited for, until the deadline
+        at most), the current window is sealed into the spool, and the spool is
+        delivered: no attempt, request or backoff outlasts the deadline. What is not
+        delivered stays in the spool for the agent's next start. With a timeout of 0
+        the last window is sealed and nothing is sent. Never raises: a failure is
+        logged and answered with False. Closing again only tells whether the spool is empty.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        try:
+            if self._closed:
+                return self.spool.pending_count() == 0
+            self._closed = True
+            return self._shut_down(deadline)
+        except Exception:  # closing must never break the application
+            log.exception("closing the agent failed; what was sealed stays in the spool")
+            return False
+
+    def _shut_down(self, deadline: float) -> bool:
+        self.pusher.finish_by(deadline)
+        idle = self._jobs is None or self._jobs.stop(deadline)
+        try:
+            self.seal_window()
+            if not idle:
+                log.warning("a background job still runs at the close deadline; the last window stays spooled")
+            return idle and self.deliver().delivered_all
+        finally:
+            self.pusher.close()
+            self.spool.close()
+            self._tracer.shutdown(max(0.0, deadline - time.monotonic()))
 
     def _after_fork_in_child(self) -> None:
         parent_id = self.spool.state.agent_id
@@ -194,25 +189,78 @@ class Agent:
 
     # --- recording (the serving path) ---------------------------------------------
 
-    def record(self, **kwargs: Any) -> None:
-        """Record one request: see ``Recorder.record`` for the fields."""
+    def _start_after_fork(self) -> None:
         if self._start_pending:
             self._start_pending = False
             self.start()
-        self.recorder.record(**kwargs)
+
+    def record(
+        self,
+        *,
+        request_id: str | None = None,
+        features: Mapping[str, object] | None = None,
+        prediction: object = None,
+        confidence: float | None = None,
+        latency_s: float | None = None,
+        model_version: str | None = None,
+        error: str | None = None,
+        ts: float | None = None,
+    ) -> None:
+        """Record one request that has ended: counted exactly and offered to the sample. Never raises on odd values.
+
+        request_id: the request's id, to join outcomes and shadow copies to it.
+        features: feature name -> value; numbers of any type (numpy's too) are sent as floats, other values as text.
+        prediction: the model's answer, a number (sent as a float) or a label (sent as text).
+        confidence: the model's confidence in it.
+        latency_s: how long the request took, in seconds (the latency histogram counts every request).
+        model_version: the version of the model that answered.
+        error: the request's error class (``http_5xx``, an exception's name, ...); None when it succeeded.
+        ts: when the request happened, in Unix seconds, if not now (a log read later).
+        """
+        self._start_after_fork()
+        self.recorder.record(
+            request_id=request_id,
+            features=features,
+            prediction=prediction,
+            confidence=confidence,
+            latency_s=latency_s,
+            model_version=model_version,
+            error=error,
+            ts=ts,
+        )
 
     def reserve(self) -> Slot | None:
         """A sample slot for a request that starts now (``Recorder.reserve``); None when it is not sampled."""
-        if self._start_pending:
-            self._start_pending = False
-            self.start()
+        self._start_after_fork()
         return self.recorder.reserve()
 
-    def finish(self, slot: Slot | None, **kwargs: Any) -> None:
-        """Count a request begun with ``reserve()``: see ``Recorder.finish`` for the fields."""
-        self.recorder.finish(slot, **kwargs)
+    def finish(
+        self,
+        slot: Slot | None,
+        *,
+        request_id: str | None = None,
+        instances: Sequence[Instance] | Callable[[], Sequence[Instance]] = (),
+        latency_s: float | None = None,
+        model_version: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Count a request begun with ``reserve()``; a sampled one fills its slot (``Recorder.finish``).
 
-    def record_outcome(self, request_id: str, outcome: Any) -> None:
+        ``instances`` holds one (features, prediction, confidence) per instance of the
+        request, or is a function returning them, called only if the request is still in
+        the sample when the window is sealed. The other fields are those of ``record``.
+        """
+        self.recorder.finish(
+            slot,
+            request_id=request_id,
+            instances=instances,
+            latency_s=latency_s,
+            model_version=model_version,
+            error=error,
+        )
+
+    def record_outcome(self, request_id: str, outcome: OutcomeValue) -> None:
+        """A label or outcome (a number, boolean or text) that arrived for the earlier request ``request_id``."""
         self.recorder.record_outcome(request_id, outcome)
 
     @property
@@ -270,6 +318,7 @@ class Agent:
         return sequence
 
     def deliver(self) -> DeliveryReport:
+        """Send what the spool holds, oldest first, as far as the collector takes it."""
         dropped_before = self.spool.state.dropped
         report = self.pusher.deliver(self.spool)
         self.metrics.sent.inc(report.sent)
@@ -303,7 +352,4 @@ def _reinit_after_fork() -> None:
 def _close_at_exit(ref: weakref.ref[Agent]) -> None:
     agent = ref()
     if agent is not None and agent._pid == os.getpid():
-        try:
-            agent.close()
-        except Exception:  # at interpreter exit, report and carry on
-            log.exception("closing the agent at exit failed")
+        agent.close()

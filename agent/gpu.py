@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from envparity.agent.wire import GpuIdentity, GpuMetrics, GpuSection
 
@@ -46,7 +46,7 @@ LAST_VALUE = frozenset(
 try:
     import pynvml
 except ImportError:  # the agent extra carries it; without it there is simply no GPU telemetry
-    pynvml = None  # type: ignore[assignment]
+    pynvml = None
 
 _init_lock = threading.Lock()
 _state: dict[str, Any] = {"initialised": False, "reported": False}
@@ -72,10 +72,13 @@ def nvml_available() -> bool:
         return False
 
 
-def _optional(call: Callable[[], Any]) -> Any:
+_T = TypeVar("_T")
+
+
+def _optional(call: Callable[..., _T], *args: object) -> _T | None:
     """The value of an NVML call, or None when this GPU does not support it."""
     try:
-        return call()
+        return call(*args)
     except pynvml.NVMLError_NotSupported:
         return None
 
@@ -94,14 +97,17 @@ def gpu_identities() -> list[GpuIdentity]:
         return []
     n = pynvml
     driver = _text(n.nvmlSystemGetDriverVersion())
-    cuda = _optional(lambda: _cuda_version(n.nvmlSystemGetCudaDriverVersion_v2()))
+    cuda_encoded = _optional(n.nvmlSystemGetCudaDriverVersion_v2)
+    cuda = _cuda_version(cuda_encoded) if cuda_encoded is not None else None
     gpus = []
     for index in range(n.nvmlDeviceGetCount()):
         try:
             h = n.nvmlDeviceGetHandleByIndex(index)
-            cc = _optional(lambda h=h: n.nvmlDeviceGetCudaComputeCapability(h))
-            mig = _optional(lambda h=h: n.nvmlDeviceGetMigMode(h))
-            limit = _optional(lambda h=h: n.nvmlDeviceGetEnforcedPowerLimit(h))
+            cc = _optional(n.nvmlDeviceGetCudaComputeCapability, h)
+            mig = _optional(n.nvmlDeviceGetMigMode, h)
+            limit = _optional(n.nvmlDeviceGetEnforcedPowerLimit, h)
+            pci = _optional(n.nvmlDeviceGetPciInfo, h)
+            vbios = _optional(n.nvmlDeviceGetVbiosVersion, h)
             gpus.append(
                 GpuIdentity(
                     index=index,
@@ -112,8 +118,8 @@ def gpu_identities() -> list[GpuIdentity]:
                     cuda_driver_version=cuda,
                     compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
                     mig_mode=bool(mig[0]) if mig else None,
-                    pci_bus_id=_optional(lambda h=h: _text(n.nvmlDeviceGetPciInfo(h).busId)),
-                    vbios_version=_optional(lambda h=h: _text(n.nvmlDeviceGetVbiosVersion(h))),
+                    pci_bus_id=_text(pci.busId) if pci is not None else None,
+                    vbios_version=_text(vbios) if vbios is not None else None,
                     power_limit_watts=limit / 1000 if limit is not None else None,
                 )
             )
@@ -125,31 +131,29 @@ def gpu_identities() -> list[GpuIdentity]:
 def _read_device(h: Any) -> dict[str, float]:
     n = pynvml
     values: dict[str, float | None] = {}
-    util = _optional(lambda: n.nvmlDeviceGetUtilizationRates(h))
+    util = _optional(n.nvmlDeviceGetUtilizationRates, h)
     if util is not None:
         values["DCGM_FI_DEV_GPU_UTIL"], values["DCGM_FI_DEV_MEM_COPY_UTIL"] = util.gpu, util.memory
-    mem = _optional(lambda: n.nvmlDeviceGetMemoryInfo(h))
+    mem = _optional(n.nvmlDeviceGetMemoryInfo, h)
     if mem is not None:
         values.update(
             DCGM_FI_DEV_FB_USED=mem.used / MIB, DCGM_FI_DEV_FB_FREE=mem.free / MIB, DCGM_FI_DEV_FB_TOTAL=mem.total / MIB
         )
-    values["DCGM_FI_DEV_GPU_TEMP"] = _optional(lambda: n.nvmlDeviceGetTemperature(h, n.NVML_TEMPERATURE_GPU))
-    power = _optional(lambda: n.nvmlDeviceGetPowerUsage(h))
+    values["DCGM_FI_DEV_GPU_TEMP"] = _optional(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU)
+    power = _optional(n.nvmlDeviceGetPowerUsage, h)
     values["DCGM_FI_DEV_POWER_USAGE"] = power / 1000 if power is not None else None
-    limit = _optional(lambda: n.nvmlDeviceGetEnforcedPowerLimit(h))
+    limit = _optional(n.nvmlDeviceGetEnforcedPowerLimit, h)
     values["DCGM_FI_DEV_POWER_MGMT_LIMIT"] = limit / 1000 if limit is not None else None
-    values["DCGM_FI_DEV_SM_CLOCK"] = _optional(lambda: n.nvmlDeviceGetClockInfo(h, n.NVML_CLOCK_SM))
-    values["DCGM_FI_DEV_MEM_CLOCK"] = _optional(lambda: n.nvmlDeviceGetClockInfo(h, n.NVML_CLOCK_MEM))
-    values["DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"] = _optional(lambda: n.nvmlDeviceGetCurrentClocksEventReasons(h))
+    values["DCGM_FI_DEV_SM_CLOCK"] = _optional(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM)
+    values["DCGM_FI_DEV_MEM_CLOCK"] = _optional(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_MEM)
+    values["DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"] = _optional(n.nvmlDeviceGetCurrentClocksEventReasons, h)
     for name, kind in (("SBE", n.NVML_MEMORY_ERROR_TYPE_CORRECTED), ("DBE", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED)):
         values[f"DCGM_FI_DEV_ECC_{name}_VOL_TOTAL"] = _optional(
-            lambda kind=kind: n.nvmlDeviceGetTotalEccErrors(h, kind, n.NVML_VOLATILE_ECC)
+            n.nvmlDeviceGetTotalEccErrors, h, kind, n.NVML_VOLATILE_ECC
         )
     for name, counter in (("TX", n.NVML_PCIE_UTIL_TX_BYTES), ("RX", n.NVML_PCIE_UTIL_RX_BYTES)):
-        values[f"DCGM_FI_DEV_PCIE_{name}_THROUGHPUT"] = _optional(
-            lambda counter=counter: n.nvmlDeviceGetPcieThroughput(h, counter)
-        )
-    procs = _optional(lambda: n.nvmlDeviceGetComputeRunningProcesses(h))
+        values[f"DCGM_FI_DEV_PCIE_{name}_THROUGHPUT"] = _optional(n.nvmlDeviceGetPcieThroughput, h, counter)
+    procs = _optional(n.nvmlDeviceGetComputeRunningProcesses, h)
     values["envparity_gpu_processes"] = len(procs) if procs is not None else None
     return {k: float(v) for k, v in values.items() if v is not None}
 

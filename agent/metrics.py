@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, start_http_server
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from envparity.agent.catalogue import spec
+
+_Instrument = TypeVar("_Instrument", Counter, Gauge, Histogram)
+
+
+def _instrument(
+    registry: CollectorRegistry, name: str, kind: type[_Instrument], buckets: tuple[float, ...] = ()
+) -> _Instrument:
+    """The catalogue's instrument ``name``, which must be of ``kind``."""
+    made = spec(name).instrument(registry, buckets)
+    if not isinstance(made, kind):
+        raise TypeError(f"{name} is a {type(made).__name__} in the metric catalogue, not a {kind.__name__}")
+    return made
 
 
 class AgentMetrics:
     """Counters of windows, snapshots and losses, in a registry of the agent's own."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.windows = spec("envparity_agent_windows_sealed_total").instrument(r)
-        self.sent = spec("envparity_agent_snapshots_sent_total").instrument(r)
-        self.spooled = spec("envparity_agent_snapshots_spooled_total").instrument(r)
-        self.dropped = spec("envparity_agent_snapshots_dropped_total").instrument(r)
-        self.push_seconds = spec("envparity_agent_push_duration_seconds").instrument(
-            r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+        self.registry = r = CollectorRegistry()
+        self.windows = _instrument(r, "envparity_agent_windows_sealed_total", Counter)
+        self.sent = _instrument(r, "envparity_agent_snapshots_sent_total", Counter)
+        self.spooled = _instrument(r, "envparity_agent_snapshots_spooled_total", Counter)
+        self.dropped = _instrument(r, "envparity_agent_snapshots_dropped_total", Counter)
+        self.push_seconds = _instrument(
+            r,
+            "envparity_agent_push_duration_seconds",
+            Histogram,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.spool_bytes = spec("envparity_agent_spool_bytes").instrument(r)
-        self.records = spec("envparity_agent_requests_recorded_total").instrument(r)
-        self.shadow = spec("envparity_agent_shadow_requests_total").instrument(r)
+        self.spool_bytes = _instrument(r, "envparity_agent_spool_bytes", Gauge)
+        self.records = _instrument(r, "envparity_agent_requests_recorded_total", Counter)
+        self.shadow = _instrument(r, "envparity_agent_shadow_requests_total", Counter)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host, registry=self.registry)

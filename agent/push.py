@@ -10,23 +10,26 @@ Outcomes per snapshot:
 * 401 / 403: the token is wrong, not the snapshot; delivery stops, nothing is lost;
 * any other 4xx: the collector will never take it; moved to the dead-letter
   folder with the collector's message, logged once.
+
+The pusher never touches the spool's files: it walks ``Spool.pending()`` and
+answers each entry. ``finish_by(deadline)`` bounds everything that follows (the
+agent's close): no attempt starts, no request waits and no backoff sleeps past
+the deadline, and a backoff under way that would overrun it ends at once.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import httpx
 
-from envparity.agent.spool import Spool, atomic_write
+from envparity.agent.spool import Spool, SpoolEntry
 from envparity.agent.tracing import PushTracer
 
 log = logging.getLogger("envparity.agent.push")
@@ -87,7 +90,11 @@ def classify(response: httpx.Response) -> SendResult:
 
 
 class Pusher:
-    """Sends gzip snapshot bodies to one collector."""
+    """Sends gzip snapshot bodies to one collector.
+
+    ``sleep`` is how a backoff waits (tests pass a function that records it); by
+    default a wait that ``finish_by`` cuts short.
+    """
 
     def __init__(
         self,
@@ -97,7 +104,7 @@ class Pusher:
         attempts: int = 4,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         tracer: PushTracer | None = None,
     ) -> None:
         if attempts < 1:
@@ -106,19 +113,39 @@ class Pusher:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(base_url=collector_url.rstrip("/"), headers=headers, timeout=timeout_s)
-        self.attempts, self.backoff_base_s, self.backoff_cap_s = attempts, backoff_base_s, backoff_cap_s
-        self._sleep = sleep
+        self.timeout_s, self.attempts = timeout_s, attempts
+        self.backoff_base_s, self.backoff_cap_s = backoff_base_s, backoff_cap_s
+        self._sleep = sleep or self._wait
         self._tracer = tracer or PushTracer(endpoint="")
+        self._deadline: float | None = None
+        self._deadline_set = threading.Condition()
         self.on_attempt: Callable[[SendResult, float], None] | None = None
 
     def close(self) -> None:
         self._client.close()
 
+    def finish_by(self, deadline: float) -> None:
+        """From now on nothing outlasts ``deadline`` (a ``time.monotonic()`` value); see the module docstring."""
+        with self._deadline_set:
+            self._deadline = deadline
+            self._deadline_set.notify_all()
+
+    def _overruns(self, end: float) -> bool:
+        return self._deadline is not None and end > self._deadline
+
+    def _wait(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        with self._deadline_set:
+            self._deadline_set.wait_for(lambda: self._overruns(end), seconds)
+
     def send(self, body_gz: bytes) -> SendResult:
+        timeout = self.timeout_s if self._deadline is None else min(self.timeout_s, self._deadline - time.monotonic())
+        if timeout <= 0:
+            return SendResult("retry", "not sent: the close deadline passed")
         started = time.perf_counter()
         with self._tracer.span("envparity.push", **{"envparity.body_bytes": len(body_gz)}) as span:
             try:
-                result = classify(self._client.post("/v1/snapshots", content=body_gz))
+                result = classify(self._client.post("/v1/snapshots", content=body_gz, timeout=timeout))
             except httpx.HTTPError as exc:
                 result = SendResult("retry", f"{type(exc).__name__}: {exc}")
             if span is not None:
@@ -131,56 +158,52 @@ class Pusher:
         jitter = random.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))
         return max(retry_after or 0.0, jitter)
 
-    def _with_fingerprint(self, spool: Spool, path: Path, body_gz: bytes) -> bytes | None:
-        data = json.loads(gzip.decompress(body_gz))
-        fp_hash = data.get("fingerprint_hash")
-        full = spool.load_fingerprint(fp_hash) if fp_hash else None
-        if full is None:
-            return None
-        data["fingerprint"] = json.loads(full)
-        new_body = gzip.compress(json.dumps(data).encode())
-        atomic_write(path, new_body)
-        return new_body
+    def _pause(self, seconds: float) -> bool:
+        """Back off before the next attempt; False, at once, when that would overrun the deadline."""
+        end = time.monotonic() + seconds
+        if self._overruns(end):
+            return False
+        self._sleep(seconds)
+        return not self._overruns(end)
 
-    def deliver_one(self, spool: Spool, path: Path) -> SendResult:
+    def deliver_one(self, spool: Spool, entry: SpoolEntry) -> SendResult:
         """Send one spooled snapshot, retrying as its outcome allows."""
-        body = path.read_bytes()
         result = SendResult("retry", "not sent")
         for attempt in range(self.attempts):
-            result = self.send(body)
+            if attempt and not self._pause(self._backoff(attempt - 1, result.retry_after_s)):
+                break
+            result = self.send(entry.body)
             if result.verdict == "need_fingerprint":
-                fixed = self._with_fingerprint(spool, path, body)
-                if fixed is None:
+                full = spool.with_full_fingerprint(entry)
+                if full is None:
                     return SendResult("dead", result.message + " (full fingerprint not in spool)")
-                body = fixed
-                result = self.send(body)
+                entry = full
+                result = self.send(entry.body)
             if result.verdict != "retry":
-                return result
-            if attempt + 1 < self.attempts:
-                self._sleep(self._backoff(attempt, result.retry_after_s))
+                break
         return result
 
     def deliver(self, spool: Spool) -> DeliveryReport:
         """Send every pending snapshot in sequence order; stop at the first that cannot go."""
         report = DeliveryReport()
-        pending = spool.pending()
-        for index, path in enumerate(pending):
-            result = self.deliver_one(spool, path)
+        for entry in spool.pending():
+            result = self.deliver_one(spool, entry)
             if result.verdict == "acked":
-                data = json.loads(gzip.decompress(path.read_bytes()))
-                spool.acknowledge(path, data.get("fingerprint_hash") or (data.get("fingerprint") or {}).get("hash"))
+                spool.acknowledge(entry)
                 report.sent += 1
                 report.duplicates += result.message == "duplicate"
             elif result.verdict == "dead":
-                spool.dead_letter(path, result.message)
+                spool.dead_letter(entry, result.message)
                 report.dead += 1
             else:
-                report.remaining = len(pending) - index
+                attempts = spool.retry_later(entry)
+                report.remaining = spool.pending_count()
                 report.errors.append(result.message)
                 log.warning(
-                    "collector unavailable (%s); %d snapshot(s) stay spooled",
+                    "collector unavailable (%s); %d snapshot(s) stay spooled, the oldest after %d delivery round(s)",
                     result.message,
                     report.remaining,
+                    attempts,
                 )
                 break
         return report

@@ -16,10 +16,10 @@ import random
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import SupportsFloat, SupportsIndex
 
 from envparity.agent.wire import LATENCY_BUCKETS_S, Outcome, RequestAggregates, Sample
 
@@ -28,16 +28,21 @@ DEFAULT_SAMPLE_SIZE = 2000
 DEFAULT_MAX_OUTCOMES = 10_000
 
 # (features, prediction, confidence) of one instance of a request
-Instance = tuple[dict[str, Any] | None, Any, float | None]
+Instance = tuple[Mapping[str, object] | None, object, float | None]
 # (ts, request_id, features, prediction, confidence, latency_s, model_version, error)
-Record = tuple[float, str | None, dict[str, Any] | None, Any, float | None, float | None, str | None, str | None]
+Record = tuple[
+    float, str | None, Mapping[str, object] | None, object, float | None, float | None, str | None, str | None
+]
+# a label or outcome, as the wire format carries it
+OutcomeValue = bool | int | float | str
 
 
 class _Reservoir:
     """Algorithm L (Li, 1994): a uniform sample of k items from a stream of unknown length."""
 
     def __init__(self, k: int, rng: random.Random) -> None:
-        self.k, self.items, self.seen = k, [], 0
+        self.k, self.seen = k, 0
+        self.items: list[Record | Slot] = []
         self._rng = rng
         self._w = math.exp(math.log(rng.random() or 1e-300) / k)
         self._next = k + self._skip()
@@ -88,11 +93,11 @@ class Window:
     """What one window holds; replaced wholesale when the window is sealed."""
 
     started: float
+    reservoir: _Reservoir
     requests: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     buckets: list[int] = field(default_factory=lambda: [0] * (len(_BOUNDS) + 1))
     latency_sum: float = 0.0
-    reservoir: _Reservoir | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     outcomes_dropped: int = 0
 
@@ -111,19 +116,26 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _plain(value: Any) -> float | int | bool | str | None:
+def _float(value: object) -> float:
+    """``float(value)`` for a value of any type; TypeError or ValueError when it is no number."""
+    if isinstance(value, str | bytes | SupportsFloat | SupportsIndex):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not a number")
+
+
+def _plain(value: object) -> float | int | bool | str | None:
     """A wire-safe feature or prediction value: numbers from numpy and the like become floats."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     try:
-        return float(value)
+        return _float(value)
     except (TypeError, ValueError):
         return str(value)
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     try:
-        return None if value is None else float(value)
+        return None if value is None else _float(value)
     except (TypeError, ValueError):
         return None
 
@@ -225,7 +237,7 @@ class Recorder:
     def _new_window(self) -> Window:
         with self._shards_lock:  # the shared generator is not safe to use from two threads
             seed = self._rng.getrandbits(64)
-        return Window(started=self._started, reservoir=_Reservoir(self.sample_size, random.Random(seed)))
+        return Window(self._started, _Reservoir(self.sample_size, random.Random(seed)))
 
     def _shard(self) -> _Shard:
         shard = getattr(self._local, "shard", None)
@@ -239,8 +251,8 @@ class Recorder:
         self,
         *,
         request_id: str | None = None,
-        features: dict[str, Any] | None = None,
-        prediction: Any = None,
+        features: Mapping[str, object] | None = None,
+        prediction: object = None,
         confidence: float | None = None,
         latency_s: float | None = None,
         model_version: str | None = None,
@@ -264,21 +276,21 @@ class Recorder:
         shard = self._shard()
         with shard.lock:
             _count(shard.window, latency_s, error)
-            shard.window.reservoir.offer(record)  # type: ignore[union-attr]
+            shard.window.reservoir.offer(record)
 
     def reserve(self) -> Slot | None:
         """Offer the request about to be served to the sample: a slot to fill when it ends, or None."""
         slot = Slot()
         shard = self._shard()
         with shard.lock:
-            return slot if shard.window.reservoir.offer(slot) else None  # type: ignore[union-attr]
+            return slot if shard.window.reservoir.offer(slot) else None
 
     def finish(
         self,
         slot: Slot | None,
         *,
         request_id: str | None = None,
-        instances: list[Instance] | Callable[[], list[Instance]] = (),  # type: ignore[assignment]
+        instances: Sequence[Instance] | Callable[[], Sequence[Instance]] = (),
         latency_s: float | None = None,
         model_version: str | None = None,
         error: str | None = None,
@@ -301,7 +313,7 @@ class Recorder:
         if slot is not None:
             slot.records = records if callable(instances) else records()
 
-    def record_outcome(self, request_id: str, outcome: Any) -> None:
+    def record_outcome(self, request_id: str, outcome: OutcomeValue) -> None:
         """A label or outcome for an earlier request; bounded per window, drops counted."""
         item = Outcome(request_id=request_id, outcome=outcome, ts=datetime.now(UTC))
         shard = self._shard()
@@ -336,7 +348,7 @@ class Recorder:
             latency_sum_s=sum(w.latency_sum for w in windows),
             **({"latency_bucket_counts": buckets} if buckets else {}),
         )
-        parts = [(w.reservoir.seen, w.reservoir.items) for w in windows]  # type: ignore[union-attr]
+        parts = [(w.reservoir.seen, w.reservoir.items) for w in windows]
         samples = _filled(_merge_samples(parts, self.sample_size, self._rng))  # deferred parsing happens here
         outcomes = [o for w in windows for o in w.outcomes][: self.max_outcomes]
         dropped = sum(w.outcomes_dropped for w in windows) + sum(len(w.outcomes) for w in windows) - len(outcomes)

@@ -12,6 +12,11 @@ Every write goes to a temporary file that is fsynced and renamed, so a crash at
 any point leaves either the old or the new file, never a torn one. The spool is
 bounded by bytes and by age; when a bound is hit the oldest pending snapshots
 are dropped, counted in ``state.json`` and logged.
+
+Only this module reads and writes these files. A deliverer walks ``pending()``
+and answers each ``SpoolEntry`` with ``acknowledge``, ``retry_later`` or
+``dead_letter``; ``with_full_fingerprint`` puts a full fingerprint back into a
+snapshot that names it by hash alone, for a collector that lacks it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 log = logging.getLogger("envparity.agent.spool")
@@ -44,6 +50,23 @@ class SpoolState:
     acked_fingerprint: str | None = None
     dropped: int = 0
     dead_lettered: int = 0
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """One pending snapshot: its sequence, its file, the gzip body as sent, and failed deliveries so far."""
+
+    sequence: int
+    path: Path
+    body: bytes
+    attempts: int = 0  # deliveries that left it spooled, counted by this process
+
+
+def _fingerprint_hash(body: bytes) -> str | None:
+    """The hash of the fingerprint a snapshot body carries or names."""
+    data = json.loads(gzip.decompress(body))
+    found = data.get("fingerprint_hash") or (data.get("fingerprint") or {}).get("hash")
+    return str(found) if found else None
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -92,6 +115,7 @@ class Spool:
         for stale in root.rglob(".*.tmp"):  # torn writes of a process that was killed
             stale.unlink(missing_ok=True)
         self.state = self._load_state(agent_id)
+        self._attempts: dict[int, int] = {}
 
     def release_after_fork(self) -> None:
         """In a forked child: forget the inherited lock, which stays the parent's."""
@@ -131,48 +155,84 @@ class Spool:
             return seq
 
     def put(self, sequence: int, snapshot_json: bytes) -> Path:
+        """Spool one snapshot (its JSON) under its sequence, then apply the bounds."""
         path = self.root / "pending" / f"{sequence:012d}.json.gz"
         atomic_write(path, gzip.compress(snapshot_json, compresslevel=6))
         self.enforce_limits()
         return path
 
-    def pending(self) -> list[Path]:
-        """Pending snapshots, oldest sequence first."""
+    def _pending_paths(self) -> list[Path]:
         return sorted((self.root / "pending").glob("*.json.gz"))
+
+    def pending(self) -> Iterator[SpoolEntry]:
+        """Pending snapshots, oldest sequence first; one acknowledged or dropped meanwhile is skipped."""
+        for path in self._pending_paths():
+            try:
+                body = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            sequence = int(path.name.split(".", 1)[0])
+            yield SpoolEntry(sequence, path, body, self._attempts.get(sequence, 0))
+
+    def pending_count(self) -> int:
+        return len(self._pending_paths())
 
     def pending_bytes(self) -> int:
         total = 0
-        for p in self.pending():
+        for p in self._pending_paths():
             try:
                 total += p.stat().st_size
             except FileNotFoundError:
                 continue
         return total
 
-    def acknowledge(self, path: Path, fingerprint_hash: str | None) -> None:
+    def acknowledge(self, entry: SpoolEntry) -> None:
+        """The collector stored the snapshot: remove it, and remember its fingerprint as known there."""
+        fingerprint_hash = _fingerprint_hash(entry.body)
         with self._mutex:
             if fingerprint_hash:
                 self.state.acked_fingerprint = fingerprint_hash
                 self._save()
-            path.unlink(missing_ok=True)
+            entry.path.unlink(missing_ok=True)
+            self._attempts.pop(entry.sequence, None)
 
-    def dead_letter(self, path: Path, message: str) -> None:
-        dead = self.root / "dead" / path.name
-        os.replace(path, dead)
+    def retry_later(self, entry: SpoolEntry) -> int:
+        """The snapshot could not be delivered now: it stays pending. Returns its failed deliveries so far."""
+        with self._mutex:
+            self._attempts[entry.sequence] = attempts = entry.attempts + 1
+            return attempts
+
+    def dead_letter(self, entry: SpoolEntry, message: str) -> None:
+        """The collector will never take the snapshot: move it to ``dead/`` beside the collector's message."""
+        dead = self.root / "dead" / entry.path.name
+        os.replace(entry.path, dead)
         atomic_write(dead.with_suffix("").with_suffix(".error.txt"), message.encode())
         with self._mutex:
+            self._attempts.pop(entry.sequence, None)
             self.state.dead_lettered += 1
             self._save()
-        log.error("collector refused %s; moved to %s: %s", path.name, dead, message)
+        log.error("collector refused %s; moved to %s: %s", entry.path.name, dead, message)
+
+    def with_full_fingerprint(self, entry: SpoolEntry) -> SpoolEntry | None:
+        """The entry with the full fingerprint it names put back in, rewritten durably; None when not in the spool."""
+        data = json.loads(gzip.decompress(entry.body))
+        fp_hash = data.get("fingerprint_hash")
+        path = self._fingerprint_path(str(fp_hash))
+        if not fp_hash or not path.exists():
+            return None
+        data["fingerprint"] = json.loads(path.read_bytes())
+        body = gzip.compress(json.dumps(data).encode(), compresslevel=6)
+        atomic_write(entry.path, body)
+        return replace(entry, body=body)
+
+    def _fingerprint_path(self, fp_hash: str) -> Path:
+        return self.root / "fingerprints" / f"{fp_hash}.json"
 
     def save_fingerprint(self, fp_hash: str, fingerprint_json: bytes) -> None:
-        path = self.root / "fingerprints" / f"{fp_hash}.json"
+        """Keep a full fingerprint, to put back into snapshots that name it by hash."""
+        path = self._fingerprint_path(fp_hash)
         if not path.exists():
             atomic_write(path, fingerprint_json)
-
-    def load_fingerprint(self, fp_hash: str) -> bytes | None:
-        path = self.root / "fingerprints" / f"{fp_hash}.json"
-        return path.read_bytes() if path.exists() else None
 
     def enforce_limits(self) -> int:
         """Drop the oldest pending snapshots beyond the byte or age bound; returns how many."""
@@ -181,7 +241,7 @@ class Spool:
 
     def _enforce_limits(self) -> int:
         files = []
-        for p in self.pending():
+        for p in self._pending_paths():
             try:
                 files.append((p, p.stat()))
             except FileNotFoundError:  # acknowledged meanwhile

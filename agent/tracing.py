@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +56,13 @@ class PushTracer:
         with self._tracer.start_as_current_span(name, attributes=attributes) as span:
             yield span
 
-    def shutdown(self) -> None:
-        if self._provider is not None:
-            self._provider.shutdown()
+    def shutdown(self, timeout_s: float) -> None:
+        """Export the spans still queued and stop, waiting ``timeout_s`` at most (a warning when that was short)."""
+        if self._provider is None:
+            return
+        # The SDK's shutdown may wait 30 s on an endpoint that does not answer; a thread of its own bounds it.
+        stopping = threading.Thread(target=self._provider.shutdown, name="envparity-otel-shutdown", daemon=True)
+        stopping.start()
+        stopping.join(timeout_s)
+        if stopping.is_alive():
+            log.warning("spans of the last pushes were not exported within %.3gs", timeout_s)

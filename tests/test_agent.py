@@ -54,8 +54,7 @@ def test_windows_arrive_with_exact_counts(duck_collector, tmp_path):
         )
         if i % 100 == 0:
             time.sleep(0.05)
-    report = agent.close()
-    assert report.remaining == 0
+    assert agent.close()
     env = environments(duck_collector.url)["staging"]
     assert env["requests"] == 1500
     assert env["errors"] == 30
@@ -82,8 +81,7 @@ def test_dead_letter_on_422(duck_collector, tmp_path):
     }
     (spool / "pending" / "000000000000.json.gz").write_bytes(gzip.compress(json.dumps(bad).encode()))
     agent.spool.state.next_sequence = 1
-    report = agent.close()
-    assert report.dead == 1 and report.sent == 1
+    assert agent.close()  # the refused snapshot left the spool for dead/, the last window was stored
     error = (spool / "dead" / "000000000000.error.txt").read_text()
     assert "HTTP 422" in error and "window_end is before window_start" in error
     assert environments(duck_collector.url)["staging"]["snapshots"] == 1
@@ -102,14 +100,13 @@ FORK_SCRIPT = textwrap.dedent("""
     if pid == 0:
         for i in range(7):
             agent.record(request_id=f"c{i}")
-        report = agent.close()
-        os._exit(0 if report.remaining == 0 else 1)
+        os._exit(0 if agent.close() else 1)
     for i in range(5):
         agent.record(request_id=f"q{i}")
     _, status = os.waitpid(pid, 0)
-    report = agent.close()
+    delivered = agent.close()
     print(agent.agent_id)
-    sys.exit(os.waitstatus_to_exitcode(status) or report.remaining)
+    sys.exit(os.waitstatus_to_exitcode(status) or (0 if delivered else 1))
 """)
 
 
@@ -162,7 +159,7 @@ def test_spool_survives_kill_9_at_random_points(duck_collector, tmp_path):
         proc.stdout.close()
     final = Agent(settings(duck_collector.url, spool, agent_id="killme"), window_s=60, start=False)
     assert list(spool.rglob(".*.tmp")) == []  # torn writes of killed runs are cleaned on open
-    assert final.close().remaining == 0
+    assert final.close()
     assert list(spool.glob("pending/*")) == []
     stored = environments(duck_collector.url)["staging"]
     duck_collector.kill(signal.SIGTERM)
@@ -227,7 +224,8 @@ def test_no_otlp_endpoint_means_no_tracer(tmp_path, monkeypatch):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     agent = Agent(settings("http://127.0.0.1:9", tmp_path / "spool", push_attempts=1), start=False)
     assert not agent.tracing_enabled
-    assert agent.close().remaining == 1  # nothing listens on port 9: the window stays spooled
+    assert agent.close() is False  # nothing listens on port 9: the window stays spooled
+    assert len(list(agent.spool.pending())) == 1
 
 
 def test_from_env_reads_settings(tmp_path, monkeypatch):

@@ -201,7 +201,7 @@ def test_spool_bound_drops_oldest_and_counts(tmp_path):
     spool = Spool(tmp_path / "spool", max_bytes=3000)
     for seq in range(10):
         spool.put(spool.next_sequence(), os.urandom(1000) + str(seq).encode())
-    kept = [int(p.name.split(".")[0]) for p in spool.pending()]
+    kept = [entry.sequence for entry in spool.pending()]
     assert kept == sorted(kept) and kept[-1] == 9 and len(kept) < 10
     assert spool.state.dropped == 10 - len(kept)
     spool.close()

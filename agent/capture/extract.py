@@ -160,7 +160,7 @@ def instances(request: Any, response: Any, config: CaptureConfig) -> list[Instan
         outputs = response_outputs(response, config) if response is not None else []
     except (JsonPointerException, TypeError, ValueError, KeyError, IndexError):
         return []
-    out = []
+    out: list[Instance] = []
     for i, feats in enumerate(features):
         prediction, confidence = outputs[i] if i < len(outputs) else (None, None)
         out.append((feats, prediction, confidence if isinstance(confidence, int | float) else None))

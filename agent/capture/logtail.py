@@ -4,8 +4,8 @@ Fields are mapped by a small config (top-level keys, or dotted paths such as
 ``output.score``). Only complete lines are read. A rotated log (the path now
 names another file) is drained to its end before the new file is opened; a
 truncated one is read again from its start. The position (device, inode, offset)
-is saved next to the agent's spool each time a window is sealed, inside the
-agent's seal lock, and lines are recorded under the same lock: every line is
+is saved in a state directory (the agent's spool) each time a window is sealed,
+inside the sink's seal lock, and lines are recorded under the same lock: every line is
 either in a spooled window and behind the saved position, or ahead of it and
 not yet sealed, so a restart reads each line into exactly one window. After a
 restart a log rotated meanwhile is found again by its inode among the path's
@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
+
+from envparity.agent.sink import WindowedSink
 
 log = logging.getLogger("envparity.agent.logtail")
 
@@ -86,19 +88,26 @@ def _number(value: Any) -> float | None:
 
 
 class LogTail:
-    """Reads ``path`` into ``agent`` every ``poll_s`` seconds until stopped."""
+    """Reads ``path`` into ``sink`` every ``poll_s`` seconds until stopped; keeps its position in ``state_dir``."""
 
-    def __init__(self, path: Path, agent: Any, fields: LogFields | None = None, poll_s: float = 0.5) -> None:
-        self.path, self.agent, self.fields, self.poll_s = Path(path), agent, fields or LogFields(), poll_s
+    def __init__(
+        self,
+        path: Path,
+        sink: WindowedSink,
+        state_dir: Path,
+        fields: LogFields | None = None,
+        poll_s: float = 0.5,
+    ) -> None:
+        self.path, self.sink, self.fields, self.poll_s = Path(path), sink, fields or LogFields(), poll_s
         key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
-        self.state_path = agent.spool.root / f"logtail-{key}.json"
+        self.state_path = Path(state_dir) / f"logtail-{key}.json"
         self._file: IO[bytes] | None = None
         self._ident: tuple[int, int] | None = None
         self.offset = 0
         self.lines = self.bad_lines = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        agent.on_sealed(self.save_state)
+        sink.on_sealed(self.save_state)
         self._resume()
 
     # --- position -------------------------------------------------------------------
@@ -120,7 +129,7 @@ class LogTail:
         log.warning("log %s: the file read before the restart is gone; starting at the current file", self.path)
 
     def save_state(self) -> None:
-        """Called under the agent's seal lock once a window is spooled."""
+        """Called under the sink's seal lock once a window is stored."""
         if self._ident is None:
             return
         tmp = self.state_path.with_suffix(".tmp")
@@ -166,7 +175,7 @@ class LogTail:
             if not line.endswith(b"\n"):
                 self._file.seek(self.offset)  # a partial line: read it again when complete
                 return recorded
-            with self.agent.seal_lock:
+            with self.sink.seal_lock:
                 self._record(line)
                 self.offset += len(line)
             recorded += 1
@@ -185,7 +194,7 @@ class LogTail:
             latency = ms / 1000
         features = _get(line, f.features)
         error = _get(line, f.error)
-        self.agent.recorder.record(
+        self.sink.record(
             request_id=_get(line, f.request_id),
             features=features if isinstance(features, dict) else None,
             prediction=_get(line, f.prediction),
@@ -212,7 +221,7 @@ class LogTail:
             self._stop.wait(self.poll_s)
 
     def stop(self) -> None:
-        """Stop following and read what is complete, before the agent seals its last window."""
+        """Stop following and read what is complete, before the sink seals its last window."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

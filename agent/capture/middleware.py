@@ -21,12 +21,13 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from envparity.agent.capture.extract import CaptureConfig, instances
 from envparity.agent.capture.shadow import ShadowMirror
-from envparity.agent.recorder import Instance
+from envparity.agent.recorder import Instance, Slot
+from envparity.agent.sink import RequestSink
 
 log = logging.getLogger("envparity.agent.capture")
 
@@ -43,7 +44,7 @@ DEFER_PARSE_BYTES = 16 * 1024
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return None
 
 
@@ -56,9 +57,18 @@ def _json(body: bytes | None) -> Any:
         return None
 
 
-def read_later(request: bytes | None, response: bytes | None, config: CaptureConfig) -> Callable[[], list[Instance]]:
-    """Parses the bodies when called: at seal time, and only if the request is still in the sample."""
-    return lambda: instances(_json(request), _json(response), config)
+def sampled_instances(
+    request: bytes | None, response: bytes | None, config: CaptureConfig
+) -> Callable[[], list[Instance]] | list[Instance]:
+    """A sampled request's instances, parsed from its bodies at seal time and only if it is still in the sample.
+
+    Bodies beyond ``DEFER_PARSE_BYTES`` together are parsed now instead: memory stays bounded.
+    """
+
+    def parse() -> list[Instance]:
+        return instances(_json(request), _json(response), config)
+
+    return parse() if len(request or b"") + len(response or b"") > DEFER_PARSE_BYTES else parse
 
 
 class _Exchange:
@@ -122,12 +132,12 @@ async def _watch_disconnect(receive: Receive, exchange: _Exchange) -> None:
 
 
 class EnvParityMiddleware:
-    """Wraps an ASGI app; records its prediction routes into ``agent`` (default: ``Agent.from_env()``)."""
+    """Wraps an ASGI app; records its prediction routes into the sink ``agent`` (default: ``Agent.from_env()``)."""
 
     def __init__(
         self,
         app: ASGIApp,
-        agent: Any = None,
+        agent: RequestSink | None = None,
         config: CaptureConfig | None = None,
         shadow: ShadowMirror | None = None,
     ) -> None:
@@ -141,7 +151,7 @@ class EnvParityMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and self.shadow is not None:
-            await self.app(scope, self._closing_shadow(receive), send)
+            await self.app(scope, _closing(self.shadow, receive), send)
             return
         if scope["type"] != "http" or not self.config.matches(scope["path"]):
             await self.app(scope, receive, send)
@@ -156,7 +166,7 @@ class EnvParityMiddleware:
             scope = {**scope, "headers": [*scope.get("headers", []), (self._id_header, request_id.encode())]}
 
         probe = _disconnect_probe(receive)
-        watcher: list[asyncio.Task] = []
+        watcher: list[asyncio.Task[None]] = []
 
         async def receive_copy() -> Message:
             message = await receive()
@@ -189,26 +199,19 @@ class EnvParityMiddleware:
             if probe is not None and probe():
                 exchange.disconnected = True
             self._finish(scope, slot, request_id, exchange, raised, time.perf_counter() - started)
-            if mirror:
-                self._mirror(scope, request_id, exchange)
+            if mirror and self.shadow is not None:
+                self._mirror(self.shadow, scope, request_id, exchange)
 
-    def _closing_shadow(self, receive: Receive) -> Receive:
-        async def receive_lifespan() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                await self.shadow.aclose()  # type: ignore[union-attr]
-            return message
-
-        return receive_lifespan
-
-    def _reserve(self) -> Any:
+    def _reserve(self) -> Slot | None:
         try:
             return self.agent.reserve()
         except Exception:  # recording must never break serving
             log.exception("envparity: could not reserve a sample")
             return None
 
-    def _finish(self, scope: Scope, slot: Any, request_id: str, ex: _Exchange, raised: bool, latency_s: float) -> None:
+    def _finish(
+        self, scope: Scope, slot: Slot | None, request_id: str, ex: _Exchange, raised: bool, latency_s: float
+    ) -> None:
         try:
             error = (scope.get("state") or {}).get(ERROR_STATE)
             if error is None:
@@ -218,12 +221,9 @@ class EnvParityMiddleware:
                     error = "client_disconnect"
                 elif ex.status is not None and ex.status >= 500:
                     error = "http_5xx"
-            found: Any = []
+            found: Sequence[Instance] | Callable[[], Sequence[Instance]] = []
             if slot is not None and ex.status is not None and ex.status < 400:
-                request, response = ex.bodies()
-                found = read_later(request, response, self.config)
-                if len(request or b"") + len(response or b"") > DEFER_PARSE_BYTES:
-                    found = found()  # bounded memory: a large body is parsed now, not kept until the seal
+                found = sampled_instances(*ex.bodies(), self.config)
             self.agent.finish(
                 slot,
                 request_id=request_id,
@@ -235,15 +235,27 @@ class EnvParityMiddleware:
         except Exception:  # recording must never break serving
             log.exception("envparity: could not record a request")
 
-    def _mirror(self, scope: Scope, request_id: str, ex: _Exchange) -> None:
+    def _mirror(self, shadow: ShadowMirror, scope: Scope, request_id: str, ex: _Exchange) -> None:
         try:
             if not ex.request_complete or ex.request_size > self.config.max_body_bytes:
-                self.shadow.count("skipped")  # type: ignore[union-attr]
+                shadow.count("skipped")
                 return
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
             headers[self.config.request_id_header] = request_id
-            self.shadow.mirror(  # type: ignore[union-attr]
+            shadow.mirror(
                 scope["method"], scope["path"], scope.get("query_string", b"").decode(), headers, b"".join(ex.request)
             )
         except Exception:
             log.exception("envparity: could not mirror a request")
+
+
+def _closing(shadow: ShadowMirror, receive: Receive) -> Receive:
+    """The lifespan's ``receive``, closing the shadow mirror when the server shuts down."""
+
+    async def receive_lifespan() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.shutdown":
+            await shadow.aclose()
+        return message
+
+    return receive_lifespan

@@ -150,4 +150,5 @@ class ReverseProxy:
 
 
 def _state(scope: Scope) -> dict[str, Any]:
-    return scope.setdefault("state", {})
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state

@@ -16,6 +16,7 @@ import logging
 import random
 
 import httpx
+from prometheus_client import Counter
 
 log = logging.getLogger("envparity.agent.shadow")
 _HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade"}
@@ -30,7 +31,7 @@ class ShadowMirror:
         fraction: float,
         max_in_flight: int = 64,
         timeout_s: float = 10.0,
-        counter: object | None = None,
+        counter: Counter | None = None,
     ) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError("shadow fraction must be between 0 and 1")
@@ -38,7 +39,7 @@ class ShadowMirror:
         self.timeout_s = timeout_s
         self.counts: dict[str, int] = {}
         self._counter = counter  # a prometheus Counter with a ``result`` label, when the agent exports metrics
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
 
     def wants(self) -> bool:
@@ -47,7 +48,7 @@ class ShadowMirror:
     def count(self, result: str) -> None:
         self.counts[result] = self.counts.get(result, 0) + 1
         if self._counter is not None:
-            self._counter.labels(result=result).inc()  # type: ignore[attr-defined]
+            self._counter.labels(result=result).inc()
 
     def mirror(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> None:
         """Start sending one copy; returns at once."""
@@ -58,13 +59,15 @@ class ShadowMirror:
             self._client = httpx.AsyncClient(timeout=self.timeout_s)
         clean = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
         url = f"{self.url}{path}" + (f"?{query}" if query else "")
-        task = asyncio.get_running_loop().create_task(self._send(method, url, clean, body))
+        task = asyncio.get_running_loop().create_task(self._send(self._client, method, url, clean, body))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> None:
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: bytes
+    ) -> None:
         try:
-            response = await self._client.request(method, url, headers=headers, content=body)  # type: ignore[union-attr]
+            response = await client.request(method, url, headers=headers, content=body)
             self.count("ok" if response.status_code < 500 else "error")
         except httpx.HTTPError as exc:
             self.count("failed")

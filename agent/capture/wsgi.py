@@ -13,11 +13,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+from wsgiref.types import InputStream, StartResponse, WSGIApplication, WSGIEnvironment
 
 from envparity.agent.capture.extract import CaptureConfig
-from envparity.agent.capture.middleware import DEFER_PARSE_BYTES, read_later
+from envparity.agent.capture.middleware import sampled_instances
+from envparity.agent.recorder import Instance, Slot
+from envparity.agent.sink import RequestSink
 
 log = logging.getLogger("envparity.agent.capture")
 
@@ -30,8 +34,9 @@ def _environ_key(header: str) -> str:
 class _CopyingInput:
     """``wsgi.input`` that keeps a copy of what the app reads, up to a limit."""
 
-    def __init__(self, stream: Any, limit: int) -> None:
-        self.stream, self.limit, self.chunks, self.size = stream, limit, [], 0
+    def __init__(self, stream: InputStream, limit: int) -> None:
+        self.stream, self.limit, self.size = stream, limit, 0
+        self.chunks: list[bytes] = []
 
     def _keep(self, data: bytes) -> bytes:
         self.size += len(data)
@@ -39,21 +44,42 @@ class _CopyingInput:
             self.chunks.append(data)
         return data
 
-    def read(self, *args: Any) -> bytes:
-        return self._keep(self.stream.read(*args))
+    def read(self, *size: int) -> bytes:
+        return self._keep(self.stream.read(*size))
 
-    def readline(self, *args: Any) -> bytes:
-        return self._keep(self.stream.readline(*args))
+    def readline(self, *size: int) -> bytes:
+        return self._keep(self.stream.readline(*size))
 
     def __iter__(self) -> Iterator[bytes]:
         for line in self.stream:
             yield self._keep(line)
 
+    def body(self) -> bytes | None:
+        """What the app read, or None when it was beyond the limit."""
+        return b"".join(self.chunks) if self.size <= self.limit else None
+
+
+@dataclass
+class _Call:
+    """One request on a prediction route, from the app's call until the server closes the response."""
+
+    slot: Slot | None
+    request_id: str
+    started: float
+    model_version: str | None
+    copy: _CopyingInput | None
+    status: int | None = None
+    response: list[bytes] = field(default_factory=list)
+    response_size: int = 0
+    error: str | None = None
+
 
 class EnvParityWSGIMiddleware:
-    """Wraps a WSGI app; records its prediction routes into ``agent`` (default: ``Agent.from_env()``)."""
+    """Wraps a WSGI app; records its prediction routes into the sink ``agent`` (default: ``Agent.from_env()``)."""
 
-    def __init__(self, app: Callable, agent: Any = None, config: CaptureConfig | None = None) -> None:
+    def __init__(
+        self, app: WSGIApplication, agent: RequestSink | None = None, config: CaptureConfig | None = None
+    ) -> None:
         if agent is None:
             from envparity.agent.agent import Agent
 
@@ -62,7 +88,7 @@ class EnvParityWSGIMiddleware:
         self._environ_key = _environ_key(self.config.request_id_header)
         self._version_key = _environ_key(self.config.model_version_header)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not self.config.matches(environ.get("PATH_INFO", "")):
             return self.app(environ, start_response)
         started = time.perf_counter()
@@ -76,10 +102,10 @@ class EnvParityWSGIMiddleware:
         copy = None
         if slot is not None:
             copy = environ["wsgi.input"] = _CopyingInput(environ["wsgi.input"], self.config.max_body_bytes)
-        status: list[int] = []
+        call = _Call(slot, request_id, started, environ.get(self._version_key), copy)
 
-        def start(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
-            status[:] = [int(status_line.split(" ", 1)[0])]
+        def start(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+            call.status = int(status_line.split(" ", 1)[0])
             if not any(k.lower() == self.config.request_id_header.lower() for k, _ in headers):
                 headers = [*headers, (self.config.request_id_header, request_id)]
             return start_response(status_line, headers, exc_info)
@@ -87,37 +113,26 @@ class EnvParityWSGIMiddleware:
         try:
             body = self.app(environ, start)
         except BaseException:
-            self._finish(slot, request_id, None, None, [], "exception", started, environ)
+            call.error, call.copy = "exception", None  # the app gave no answer: nothing to sample
+            self._finish(call)
             raise
-        return _Recorded(body, self, slot, request_id, copy, status, started, environ)
+        return _Recorded(body, self, call)
 
-    def _finish(
-        self,
-        slot: Any,
-        request_id: str,
-        copy: _CopyingInput | None,
-        status: int | None,
-        response: list[bytes],
-        error: str | None,
-        started: float,
-        environ: dict[str, Any],
-    ) -> None:
+    def _finish(self, call: _Call) -> None:
         try:
-            if error is None and status is not None and status >= 500:
+            error = call.error
+            if error is None and call.status is not None and call.status >= 500:
                 error = "http_5xx"
-            found: Any = []
-            if slot is not None and copy is not None and status is not None and status < 400:
-                request = b"".join(copy.chunks) if copy.size <= copy.limit else None
-                answer = b"".join(response) if sum(map(len, response)) <= self.config.max_body_bytes else None
-                found = read_later(request, answer, self.config)
-                if len(request or b"") + len(answer or b"") > DEFER_PARSE_BYTES:
-                    found = found()
+            found: Sequence[Instance] | Callable[[], Sequence[Instance]] = []
+            if call.copy is not None and call.status is not None and call.status < 400:
+                answer = b"".join(call.response) if call.response_size <= self.config.max_body_bytes else None
+                found = sampled_instances(call.copy.body(), answer, self.config)
             self.agent.finish(
-                slot,
-                request_id=request_id,
+                call.slot,
+                request_id=call.request_id,
                 instances=found,
-                latency_s=time.perf_counter() - started,
-                model_version=environ.get(self._version_key),
+                latency_s=time.perf_counter() - call.started,
+                model_version=call.model_version,
                 error=error,
             )
         except Exception:
@@ -127,32 +142,28 @@ class EnvParityWSGIMiddleware:
 class _Recorded:
     """The app's response iterable, passed through; the request is recorded when the server closes it."""
 
-    def __init__(self, body: Iterable[bytes], mw: EnvParityWSGIMiddleware, *state: Any) -> None:
-        self.body, self.mw, self.state = body, mw, state
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.error: str | None = None
+    def __init__(self, body: Iterable[bytes], mw: EnvParityWSGIMiddleware, call: _Call) -> None:
+        self.body, self.mw, self.call = body, mw, call
 
     def __iter__(self) -> Iterator[bytes]:
-        slot = self.state[0]
+        call = self.call
         try:
             for chunk in self.body:
-                if slot is not None and self.size <= self.mw.config.max_body_bytes:
-                    self.size += len(chunk)
-                    self.chunks.append(chunk)
+                if call.slot is not None and call.response_size <= self.mw.config.max_body_bytes:
+                    call.response_size += len(chunk)
+                    call.response.append(chunk)
                 yield chunk
         except GeneratorExit:
-            self.error = "client_disconnect"
+            call.error = "client_disconnect"
             raise
         except BaseException:
-            self.error = "exception"
+            call.error = "exception"
             raise
 
     def close(self) -> None:
         try:
-            if hasattr(self.body, "close"):
-                self.body.close()
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
         finally:
-            slot, request_id, copy, status, started, environ = self.state
-            code = status[0] if status else None
-            self.mw._finish(slot, request_id, copy, code, self.chunks, self.error, started, environ)
+            self.mw._finish(self.call)

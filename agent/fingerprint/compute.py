@@ -39,10 +39,10 @@ def cgroup_cpu_limit(root: Path = _CGROUP) -> float | None:
     if v2:
         quota, _, period = v2.partition(" ")
         return None if quota == "max" else int(quota) / int(period or 100000)
-    quota = _read(root / "cpu" / "cpu.cfs_quota_us")
-    period = _read(root / "cpu" / "cpu.cfs_period_us")
-    if quota and period and int(quota) > 0:
-        return int(quota) / int(period)
+    v1_quota = _read(root / "cpu" / "cpu.cfs_quota_us")
+    v1_period = _read(root / "cpu" / "cpu.cfs_period_us")
+    if v1_quota and v1_period and int(v1_quota) > 0:
+        return int(v1_quota) / int(v1_period)
     return None
 
 

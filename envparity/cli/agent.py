@@ -66,7 +66,7 @@ def settings_from_args(args: argparse.Namespace) -> AgentSettings:
     )
 
 
-def agent_from_args(args: argparse.Namespace, **extra: object) -> Agent:
+def agent_from_args(args: argparse.Namespace) -> Agent:
     """A started continuous agent configured by the shared agent options."""
     from envparity.agent.agent import Agent
 
@@ -77,11 +77,10 @@ def agent_from_args(args: argparse.Namespace, **extra: object) -> Agent:
         metrics_port=args.metrics_port,
         otlp_endpoint=args.otlp_endpoint,
         gpu_interval_s=args.gpu_interval or None,
-        **extra,
-    )  # type: ignore[arg-type]
+    )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("agent", help="the agent that runs beside a model server")
     inner = parser.add_subparsers(dest="agent_command", required=True, metavar="SUBCOMMAND")
     run = inner.add_parser("run", help="fingerprint and push snapshots to the collector")
@@ -145,14 +144,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.log_file:
         from envparity.agent.capture.logtail import LogFields, LogTail
 
-        tail = LogTail(args.log_file, agent, LogFields.load(args.log_fields))
+        tail = LogTail(args.log_file, agent, agent.spool.root, LogFields.load(args.log_fields))
         tail.start()
     log.info("agent %s running: window %.3gs, collector %s", agent.agent_id, args.window, agent.settings.collector)
     wait_for_termination()
     if tail is not None:
         tail.stop()
-    report = agent.close()
-    return EXIT_OK if report.delivered_all else EXIT_SPOOLED
+    return EXIT_OK if agent.close() else EXIT_SPOOLED
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -204,6 +202,6 @@ def _proxy(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     server.run()  # SIGTERM/SIGINT: stop accepting, finish requests in flight
-    report = agent.close()  # seal and deliver the last window
-    log.info("proxy stopped; last window delivered: %s", report.delivered_all)
-    return EXIT_OK if report.delivered_all else EXIT_SPOOLED
+    delivered = agent.close()  # seal and deliver the last window
+    log.info("proxy stopped; last window delivered: %s", delivered)
+    return EXIT_OK if delivered else EXIT_SPOOLED
