@@ -393,3 +393,11 @@ def test_exit_codes_are_documented() -> None:
     for path in (README, REPO / "docs" / "cli.md"):
         rows = {int(code) for code in re.findall(r"^\| (\d+) \|", path.read_text(), re.MULTILINE)}
         assert rows == codes, f"{path.relative_to(REPO)} lists exit codes {sorted(rows)}; exits.py has {sorted(codes)}"
+
+
+def test_configuration_lists_every_environment_variable() -> None:
+    text = (REPO / "docs" / "configuration.md").read_text()
+    sources = [p for folder in ("agent", "collector", "envparity") for p in (REPO / folder).rglob("*.py")]
+    used = {name for p in sources for name in re.findall(r"\bENVPARITY_[A-Z0-9_]*[A-Z0-9]\b", p.read_text())}
+    missing = sorted(name for name in used if f"`{name}`" not in text)
+    assert not missing, f"docs/configuration.md does not list {missing}"
