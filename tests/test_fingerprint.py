@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from helpers import run_cli
 from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.fingerprint.code import packages_from
 from envparity.agent.fingerprint.compute import cgroup_cpu_limit, cgroup_memory_limit
-from envparity.agent.fingerprint.config import config_file, flatten
+from envparity.agent.fingerprint.config import config_file, env_fingerprint, flatten
 from envparity.agent.fingerprint.secrets import key_looks_secret, secret_hash, value_looks_secret
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnktand0LTc3In0.c2lnbmF0dXJlLWNhbmFyeQ"
@@ -44,12 +45,16 @@ def test_flatten_nested_structures():
         ("app.ini", "[feature_store]\ncache_ttl_s = 3600\n"),
     ],
 )
-def test_config_formats(tmp_path, name, text):
+def test_config_formats(tmp_path, name, text, monkeypatch):
     path = tmp_path / name
     path.write_text(text)
     parsed = config_file(path)
     assert parsed.keys["feature_store.cache_ttl_s"].value == "3600"
-    assert len(parsed.sha256) == 64
+    assert parsed.sha256 is None  # no deployment salt: no content hash that would confirm a guessed file
+    monkeypatch.setenv("ENVPARITY_HASH_SALT", "a-deployment-salt-of-32-characters")
+    keyed = config_file(path).sha256
+    assert keyed is not None and len(keyed) == 64
+    assert keyed != hashlib.sha256(path.read_bytes()).hexdigest()  # keyed, not the plain hash of the file
 
 
 def test_dotenv_and_bad_files(tmp_path):
@@ -122,6 +127,22 @@ def test_secret_hash_is_salted_and_stable():
     assert secret_hash("x", "salt-a") != secret_hash("x", "salt-b")
 
 
+def test_without_a_deployment_salt_secrets_are_compared_by_presence_only(monkeypatch):
+    """A public default salt would let anyone check a guessed weak password against the published hash."""
+    monkeypatch.delenv("ENVPARITY_HASH_SALT", raising=False)
+    assert secret_hash("hunter2") is None
+    monkeypatch.setenv("ENVPARITY_HASH_SALT", "short")
+    assert secret_hash("hunter2") is None  # too short to be a secret salt
+    monkeypatch.setenv("ENVPARITY_HASH_SALT", "a-deployment-salt-of-32-characters")
+    assert secret_hash("hunter2", None) == secret_hash("hunter2", "a-deployment-salt-of-32-characters")
+
+
+def test_only_allowed_environment_variables_are_sent():
+    environ = {"CUDA_VISIBLE_DEVICES": "0", "MY_APP_SETTING": "x", "FRAUD_TTL": "3600", "HOME": "/root"}
+    assert set(env_fingerprint(environ)) == {"CUDA_VISIBLE_DEVICES"}
+    assert set(env_fingerprint(environ, ["FRAUD_"])) == {"CUDA_VISIBLE_DEVICES", "FRAUD_TTL"}
+
+
 def test_packages_from_lock_file_and_site_packages(tmp_path):
     lock = tmp_path / "requirements.lock"
     lock.write_text("# lock\nPandas==2.2.3\nnumpy==1.26.4 ; python_version>'3'\n-e .\nscipy>=1.0\n")
@@ -171,18 +192,40 @@ def _readable(path: Path) -> bytes:
 
 
 def test_canary_secrets_appear_nowhere(tmp_path, start_collector):
+    """19 planted secrets (12 in variables, 7 in a config file): none leaves the host in plain text."""
     canaries = {
         "ENVPARITY_TEST_DB_PASSWORD": "canary-password-81f3",
         "ENVPARITY_TEST_SESSION_TOKEN": JWT,
         "ENVPARITY_TEST_INNOCENT": "Zq7Xv2Lm9Rt4Kp8Wn3Bs6Hd1",  # high entropy under a plain name
         "ENVPARITY_TEST_DATABASE_URL": "postgresql://svc:canary-dsn-pass-19@db:5432/app",
+        "ENVPARITY_TEST_DB_PW": "cnry7",  # short password
+        "ENVPARITY_TEST_JDBC_URL": "jdbc:postgresql://db:5432/app?user=svc&password=canaryjdbc9",
+        "ENVPARITY_TEST_ALERTS": "https://hooks.slack.com/services/T0000/B0000/canaryslackhook",
+        "ENVPARITY_TEST_UNLOCK_PASSPHRASE": "canary horse battery staple",  # with spaces
+        "ENVPARITY_TEST_JAVA_OPTS": "-Xmx2g --password canaryarg77",  # the argument after --password
+        "ENVPARITY_TEST_UPSTREAM_HEADER": "Basic Y2FuYXJ5OmJhc2ljNjY=",
+        "ENVPARITY_TEST_STRIPE": "sk_live_canary0123456789abcd",
+        "UNLISTED_SETTING": "canary-unlisted-value-5",  # not on the allow-list: never sent
     }
     config = tmp_path / "serving.yaml"
     config.write_text(
         "feature_store:\n  cache_ttl_s: 3600\n  api_key: canary-config-key-42\n"
         f"tls:\n  key: |\n    {PEM.replace(chr(10), chr(10) + '    ')}\n"
+        "db:\n  pw: canary-yaml-pw\n  conn: 'Server=db;Database=x;User Id=u;Password=canary-ado-3;'\n"
+        "smtp:\n  login: canary-smtp-login\n"
+        "cmd: serve --token canary-cmdtoken-8\n"
+        "notify: https://discord.com/api/webhooks/123/canary-discord-hook\n"
         "visible: canary-visible-value\n"
     )
+    planted_in_file = [
+        "canary-config-key-42",
+        "MIIcanaryPEMbody0123",
+        "canary-yaml-pw",
+        "canary-ado-3",
+        "canary-smtp-login",
+        "canary-cmdtoken-8",
+        "canary-discord-hook",
+    ]
     db = tmp_path / "store.duckdb"
     collector = start_collector(f"duckdb:///{db}")
     agent = subprocess.run(
@@ -230,9 +273,11 @@ def test_canary_secrets_appear_nowhere(tmp_path, start_collector):
     # positive control: the search does find what is meant to be there
     assert b"canary-visible-value" in places["stored fingerprint"]
     assert b"canary-visible-value" in places["spool"]
-    secrets = [*canaries.values(), "canary-config-key-42", "MIIcanaryPEMbody0123", "canary-dsn-pass-19"]
+    secrets = [*canaries.values(), *planted_in_file, "canary-dsn-pass-19", "canaryjdbc9", "canaryslackhook"]
+    assert len(canaries) + len(planted_in_file) == 19
+    file_sha256 = hashlib.sha256(config.read_bytes()).hexdigest()  # would confirm a guessed file
     for place, content in places.items():
-        for secret in secrets:
+        for secret in [*secrets, file_sha256, "pbkdf2-sha256:"]:  # no salt set: no hash of a secret either
             assert secret.encode() not in content, f"{secret!r} leaked into the {place}"
     fingerprint = json.loads(stored)
     assert fingerprint["config"]["env"]["ENVPARITY_TEST_DB_PASSWORD"]["redacted"] is True
@@ -262,6 +307,7 @@ def two_environments(tmp_path, monkeypatch):
         (d / "serving.json").write_text(json.dumps(cfg))
         (d / "model.bin").write_bytes(weights)
         monkeypatch.setenv("ENVPARITY_TEST_DB_PASSWORD", secret)
+        monkeypatch.setenv("ENVPARITY_HASH_SALT", "a-deployment-salt-of-32-characters")
         monkeypatch.setenv("ENVPARITY_TEST_HOSTNAME_IGNORED", name)
         _write_fp(
             tmp_path / f"{name}.json",

@@ -1,9 +1,16 @@
-"""Config fingerprint: environment variables and config files flattened to dotted keys."""
+"""Config fingerprint: environment variables and config files flattened to dotted keys.
+
+Environment variables are sent only when their names start with an allowed prefix
+(``DEFAULT_ENV_PREFIXES``, the variables that change how models and their numeric
+libraries behave, plus the prefixes a deployment adds with ``--env-prefix``): an
+allow-list, so a variable nobody thought of never leaves the host. Values of secret-
+looking keys and values are redacted; a file's content hash is keyed with the
+deployment's salt (a plain hash would confirm a guessed file) and absent without one.
+"""
 
 from __future__ import annotations
 
 import configparser
-import hashlib
 import json
 import os
 import tomllib
@@ -14,8 +21,36 @@ from typing import Any
 import yaml
 from dotenv import dotenv_values
 
-from envparity.agent.fingerprint.secrets import config_value
+from envparity.agent.fingerprint.secrets import config_value, content_hash
 from envparity.agent.wire import ConfigFile, ConfigFingerprint, ConfigValue
+
+DEFAULT_ENV_PREFIXES: tuple[str, ...] = (
+    "ENVPARITY_",
+    "MODEL_",
+    "FEATURE_",
+    "CUDA_",
+    "NVIDIA_",
+    "CUBLAS_",
+    "CUDNN_",
+    "NCCL_",
+    "OMP_",
+    "MKL_",
+    "OPENBLAS_",
+    "TF_",
+    "TORCH_",
+    "PYTORCH_",
+    "XLA_",
+    "JAX_",
+    "HF_",
+    "TRANSFORMERS_",
+    "TOKENIZERS_",
+    "MLFLOW_",
+    "PYTHONHASHSEED",
+    "PYTHONOPTIMIZE",
+    "TZ",
+    "LANG",
+    "LC_ALL",
+)
 
 _FORMATS = {
     ".yaml": "yaml",
@@ -86,17 +121,13 @@ def config_file(path: Path) -> ConfigFile:
     except (ValueError, yaml.YAMLError, configparser.Error, UnicodeDecodeError) as exc:
         raise ConfigSourceError(f"{path}: not valid {fmt}: {str(exc).splitlines()[0]}") from None
     keys = {key: config_value(key, text) for key, text in flatten(data or {}).items()}
-    return ConfigFile(sha256=hashlib.sha256(raw).hexdigest(), format=fmt, keys=dict(sorted(keys.items())))
+    return ConfigFile(sha256=content_hash(raw), format=fmt, keys=dict(sorted(keys.items())))
 
 
 def env_fingerprint(environ: Mapping[str, str], prefixes: Iterable[str] | None = None) -> dict[str, ConfigValue]:
-    """Environment variables (those starting with a prefix, when prefixes are given)."""
-    wanted = tuple(prefixes or ())
-    return {
-        name: config_value(name, value)
-        for name, value in sorted(environ.items())
-        if not wanted or name.startswith(wanted)
-    }
+    """Environment variables whose names start with an allowed prefix: the defaults and ``prefixes``."""
+    wanted = (*DEFAULT_ENV_PREFIXES, *(prefixes or ()))
+    return {name: config_value(name, value) for name, value in sorted(environ.items()) if name.startswith(wanted)}
 
 
 def config_fingerprint(

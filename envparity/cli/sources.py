@@ -37,7 +37,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PREFIX",
-        help="only environment variables starting with PREFIX (repeatable)",
+        help="also send environment variables starting with PREFIX (repeatable; defaults: docs/configuration.md)",
     )
     group.add_argument(
         "--config-file",
