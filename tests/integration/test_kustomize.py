@@ -182,10 +182,7 @@ def test_dashboards_travel_unchanged_in_their_config_maps() -> None:
     [
         (lambda pod, c: pod.update(hostNetwork=True), "hostNetwork: true"),
         (lambda pod, c: c["securityContext"].update(privileged=True), "collector: privileged"),
-        (
-            lambda pod, c: [pod["securityContext"].pop("runAsNonRoot"), c["securityContext"].pop("runAsNonRoot")],
-            "runAsNonRoot",
-        ),
+        (lambda pod, c: c["securityContext"].update(runAsNonRoot=False), "collector: runAsNonRoot not true"),
         (lambda pod, c: c["securityContext"].update(allowPrivilegeEscalation=True), "allowPrivilegeEscalation"),
         (lambda pod, c: c["securityContext"]["capabilities"].update(add=["NET_RAW"]), "beyond NET_BIND_SERVICE"),
         (lambda pod, c: c["securityContext"].update(seccompProfile={"type": "Unconfined"}), "seccomp Unconfined"),
