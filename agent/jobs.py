@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-# APScheduler 3 ships neither type annotations nor a py.typed marker.
-from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from apscheduler.schedulers.background import BackgroundScheduler
 
 
 class Jobs:

@@ -64,6 +64,32 @@ def test_windows_arrive_with_exact_counts(duck_collector, tmp_path):
     assert rows["fingerprints"] == 1  # sent in full once, by hash afterwards
 
 
+def test_record_takes_only_the_fields_it_knows(tmp_path):
+    agent = Agent(settings("http://127.0.0.1:9", tmp_path / "spool"), gpu_interval_s=None, start=False)
+    with pytest.raises(TypeError, match="latency"):
+        agent.record(request_id="r-1", latency=0.01)  # the field is latency_s
+    with pytest.raises(TypeError):
+        agent.record("r-1")  # keywords only
+    with pytest.raises(TypeError, match="label"):
+        agent.record_outcome("r-1", label=1)
+    agent.record(
+        request_id="r-1",
+        features={"amount": 3},
+        prediction="fraud",
+        confidence=0.9,
+        latency_s=0.01,
+        model_version="v7",
+        error=None,
+        ts=time.time() - 60,
+    )
+    agent.record_outcome(request_id="r-1", outcome=True)
+    window = agent.recorder.seal()
+    assert window.requests.requests == 1  # the refused calls recorded nothing
+    assert window.samples[0].model_version == "v7" and window.samples[0].ts.timestamp() < time.time() - 59
+    assert window.outcomes[0].outcome is True
+    agent.close(timeout=0)
+
+
 def test_dead_letter_on_422(duck_collector, tmp_path):
     spool = tmp_path / "spool"
     agent = Agent(settings(duck_collector.url, spool), window_s=60, start=False)
