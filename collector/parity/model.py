@@ -16,7 +16,7 @@ YAML file given to the collector (``--thresholds``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,7 +31,7 @@ Layer = Literal[
     "fingerprint.artifacts",
     "fingerprint.compute",
 ]
-LAYERS: tuple[str, ...] = Layer.__args__  # type: ignore[attr-defined]
+LAYERS: tuple[str, ...] = get_args(Layer)
 STATUS_ORDER = {"fail": 0, "warn": 1, "insufficient_data": 2, "ok": 3}
 
 
@@ -99,9 +99,9 @@ class ParityConfig:
 
     def __init__(self, parsed: ThresholdsFile | None = None) -> None:
         self._file = parsed or ThresholdsFile()
-        self.defaults = Thresholds(**self._file.defaults)  # type: ignore[arg-type]
+        self.defaults = Thresholds.model_validate(self._file.defaults)
         self._services = {
-            name: ServiceConfig(**{**self._file.defaults, **values})  # type: ignore[arg-type]
+            name: ServiceConfig.model_validate({**self._file.defaults, **values})
             for name, values in self._file.services.items()
         }
 

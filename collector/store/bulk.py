@@ -16,10 +16,12 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
+from envparity.collector.store.sql import driver_connection
+
 Columns = Mapping[str, Sequence[Any]]
 
 
-def _types(col_type: sa.types.TypeEngine) -> tuple[pa.DataType, str]:
+def _types(col_type: sa.types.TypeEngine[Any]) -> tuple[pa.DataType, str]:
     """A column type as (Arrow type, PostgreSQL COPY type name)."""
     if isinstance(col_type, sa.ARRAY):
         item, name = _types(col_type.item_type)
@@ -39,7 +41,7 @@ def _arrow_table(table: sa.Table, columns: Columns) -> pa.Table:
 
 
 def _duckdb_insert(conn: sa.Connection, table: sa.Table, columns: Columns) -> None:
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     view = f"_bulk_{uuid.uuid4().hex}"
     raw.register(view, _arrow_table(table, columns))
     try:
@@ -50,7 +52,7 @@ def _duckdb_insert(conn: sa.Connection, table: sa.Table, columns: Columns) -> No
 
 
 def _postgres_copy(conn: sa.Connection, table: sa.Table, columns: Columns) -> None:
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     names = ", ".join(f'"{n}"' for n in columns)
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         copy.set_types([_types(table.c[name].type)[1] for name in columns])

@@ -28,17 +28,17 @@ from envparity.collector.parity.dataset import (
     prediction_class,
 )
 from envparity.collector.parity.windows import split_environment
-from envparity.collector.store import Store
-from envparity.collector.store import query_columns as q
+from envparity.collector.store import sql as q
 from envparity.collector.store.feature_reader import read_features
-from envparity.collector.store.store import naive_utc
+from envparity.collector.store.sql import Window, naive_utc
+from envparity.collector.store.store import Store
 
 _WHERE = "service = :service AND environment IN :environments AND {ts} >= :start AND {ts} < :end"
 
 
-def _per_environment(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, list[sa.Row]]:
+def _per_environment(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, list[q.Row]]:
     """A query's rows (``environment`` first) grouped by environment; every environment asked for has a list."""
-    grouped: dict[str, list[sa.Row]] = {env: [] for env in params["environments"]}
+    grouped: dict[str, list[q.Row]] = {env: [] for env in params["environments"]}
     for row in q.rows(conn, sql, params):
         grouped[row[0]].append(row)
     return grouped
@@ -52,7 +52,7 @@ def _requests(conn: sa.Connection, params: dict[str, Any]) -> dict[str, tuple[Re
     return {env: _request_totals(rows) for env, rows in _per_environment(conn, sql, params).items()}
 
 
-def _request_totals(rows: list[sa.Row]) -> tuple[RequestAggregates | None, float]:
+def _request_totals(rows: list[q.Row]) -> tuple[RequestAggregates | None, float]:
     """The merged request aggregates of an environment's windows, and the seconds they span."""
     total: RequestAggregates | None = None
     for r in rows:
@@ -81,7 +81,7 @@ def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes
     return {env: _outcome_pairs(rows) for env, rows in _per_environment(conn, sql, params).items()}
 
 
-def _outcome_pairs(rows: list[sa.Row]) -> Outcomes | None:
+def _outcome_pairs(rows: list[q.Row]) -> Outcomes | None:
     if not rows:
         return None
     predicted = np.array([r[1] for r in rows], dtype=float)
@@ -94,7 +94,7 @@ def _gpu(conn: sa.Connection, params: dict[str, Any]) -> dict[str, GpuUsage | No
     return {env: _gpu_usage(rows) for env, rows in _per_environment(conn, sql, params).items()}
 
 
-def _gpu_usage(rows: list[sa.Row]) -> GpuUsage | None:
+def _gpu_usage(rows: list[q.Row]) -> GpuUsage | None:
     if not rows:
         return None
     values = [json.loads(r.gpu_values) for r in rows]
@@ -132,7 +132,8 @@ def _load_window(
     conn: sa.Connection, service: str, names: list[str], start: datetime, end: datetime
 ) -> dict[str, EnvironmentData]:
     """Environments of one service over one window, each query covering all of them."""
-    params = {"service": service, "environments": names, "start": naive_utc(start), "end": naive_utc(end)}
+    window = Window(service, names, start, end)
+    params = window.params()
     sql = (
         f"SELECT {_environment_index(names)} AS environment, prediction_num, confidence "
         f"FROM samples WHERE {_WHERE.format(ts='ts')}"
@@ -143,7 +144,7 @@ def _load_window(
     small = max(counts.values(), default=0) <= SHADOW_PRECHECK_MAX
     ids = _request_ids(conn, params, names) if small else {}
     requests, outcomes, gpu = _requests(conn, params), _outcomes(conn, params), _gpu(conn, params)
-    features = read_features(conn, params)
+    features = read_features(conn, window)
     return {
         n: EnvironmentData(
             name=n,

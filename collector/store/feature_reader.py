@@ -13,7 +13,7 @@ the features being compared rather than the window.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from envparity.collector.parity.dataset import FeatureColumn, Kind
-from envparity.collector.store import query_columns as q
+from envparity.collector.store import sql as q
+from envparity.collector.store.sql import Window
 
 # Up to this many numeric values per environment, its features are read in one query.
 GROUPED_READ_MAX_VALUES = 2_000_000
@@ -166,20 +167,20 @@ def _grouped_numbers(
     return out
 
 
-def read_features(conn: sa.Connection, params: dict[str, Any]) -> dict[str, dict[str, FeatureColumn]]:
-    """Every feature of each environment (``params``: service, environments, start, end), by name."""
-    summaries, cuts = _summaries(conn, params)
+def read_features(conn: sa.Connection, window: Window) -> dict[str, dict[str, FeatureColumn]]:
+    """Every feature of each environment of the window, by name."""
+    summaries, cuts = _summaries(conn, window.params())
     small = [
         env
         for env, features in summaries.items()
         if sum(s.values for s in features.values()) <= GROUPED_READ_MAX_VALUES
     ]
-    features = _grouped_numbers(conn, {**params, "environments": small}, summaries, cuts) if small else {}
+    features = _grouped_numbers(conn, replace(window, environments=small).params(), summaries, cuts) if small else {}
     out = {}
     for env, named in summaries.items():
         held = dict(features.get(env, {}))
         for name, summary in named.items():
-            query = {**params, "environments": [env], "feature": name}
+            query = replace(window, environments=[env]).params(feature=name)
             if summary.kind in ("categorical", "mixed"):
                 held[name] = _text_feature(conn, query, cuts)
             elif name not in held:

@@ -16,6 +16,8 @@ and knows each feature's kind from the per-row counts without reading any value.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 SCHEMA_VERSION = 2
@@ -163,7 +165,7 @@ evaluations = sa.Table(
 
 # Tables that hold observations, pruned by retention on their time column (a feature row when
 # its last sample is older than the cutoff).
-RETAINED: tuple[tuple[sa.Table, sa.Column], ...] = (
+RETAINED: tuple[tuple[sa.Table, sa.Column[Any]], ...] = (
     (feature_columns, feature_columns.c.ts_max),
     (samples, samples.c.ts),
     (request_windows, request_windows.c.window_end),

@@ -1,17 +1,54 @@
-"""Running the store's read queries for their columns, the same way on every database.
+"""The SQL helpers the store's modules share: timestamps as stored, parameters, and reads as rows or columns.
 
-DuckDB answers with Arrow columns (a million values never become Python objects);
-other databases with plain lists. List parameters (``environment IN :environments``)
-are expanded to one placeholder per item, which every driver understands.
+Timestamps are stored as naive UTC on both backends (``naive_utc`` on the way in,
+``as_utc`` on the way out). The readers' queries run the same way on every
+database: DuckDB answers with Arrow columns (a million values never become Python
+objects), other databases with plain lists. List parameters (``environment IN
+:environments``) are expanded to one placeholder per item, which every driver
+understands.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
 import numpy as np
 import sqlalchemy as sa
+
+Row: TypeAlias = sa.Row[*tuple[Any, ...]]  # a result row of any width
+
+
+def naive_utc(value: datetime) -> datetime:
+    """A timestamp as the store keeps it: UTC without a zone (a naive one is taken as UTC already)."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored timestamp with its zone, UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a reader reads: environments of one service from ``start`` (included) to ``end`` (excluded)."""
+
+    service: str
+    environments: list[str]
+    start: datetime
+    end: datetime
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        """The query parameters ``:service``, ``:environments``, ``:start`` and ``:end`` (times as stored), and more."""
+        return {
+            "service": self.service,
+            "environments": self.environments,
+            "start": naive_utc(self.start),
+            "end": naive_utc(self.end),
+            **extra,
+        }
 
 
 def bind(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -27,7 +64,13 @@ def bind(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return sql, bound
 
 
-def rows(conn: sa.Connection, sql: str, params: dict[str, Any]) -> list[sa.Row]:
+def driver_connection(conn: sa.Connection) -> Any:
+    """The database driver's own connection under ``conn``: DuckDB's for Arrow, psycopg's for COPY."""
+    return conn.connection.driver_connection
+
+
+def rows(conn: sa.Connection, sql: str, params: dict[str, Any]) -> list[Row]:
+    """A query's result as rows."""
     sql, bound = bind(sql, params)
     return list(conn.execute(sa.text(sql), bound).all())
 
@@ -36,8 +79,7 @@ def columns(conn: sa.Connection, sql: str, params: dict[str, Any]) -> dict[str, 
     """A query's result as columns: Arrow on DuckDB, plain lists elsewhere."""
     sql, bound = bind(sql, params)
     if conn.dialect.name == "duckdb":
-        raw = conn.connection.driver_connection
-        table = raw.sql(re.sub(r":(\w+)", r"$\1", sql), params=bound).to_arrow_table()  # type: ignore[union-attr]
+        table = driver_connection(conn).sql(re.sub(r":(\w+)", r"$\1", sql), params=bound).to_arrow_table()
         return {name: table.column(name) for name in table.column_names}
     result = conn.execute(sa.text(sql), bound)
     rows = result.all()
@@ -62,7 +104,8 @@ def split(cols: dict[str, Any], count: int) -> dict[int, dict[str, Any]]:
 def numbers(column: Any) -> np.ndarray:
     """A column of numbers (NULL as NaN) as a float array."""
     if hasattr(column, "to_numpy"):
-        return column.to_numpy(zero_copy_only=False).astype(float, copy=False)
+        values: np.ndarray = column.to_numpy(zero_copy_only=False).astype(float, copy=False)
+        return values
     return np.array([np.nan if v is None else v for v in column], dtype=float)
 
 

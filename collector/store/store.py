@@ -12,7 +12,6 @@ import contextlib
 import json
 import threading
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -20,35 +19,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import registry
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from envparity.agent.wire import Fingerprint, Header, Outcome, Snapshot
+from envparity.agent.wire import Fingerprint, Outcome, Snapshot
 from envparity.collector.parity.record import EvaluationRecord
 from envparity.collector.store import schema
-from envparity.collector.store.bulk import bulk_insert
+from envparity.collector.store.ingest import IngestResult, ingest_snapshot, insert_outcomes
 from envparity.collector.store.migrations import migrate
+from envparity.collector.store.sql import as_utc, naive_utc
 
 # The DuckDB dialect named directly: found through package entry points, SQLAlchemy would scan
 # every installed distribution's metadata first (about 0.15 s of each command's start).
 registry.register("duckdb", "duckdb_engine", "Dialect")
-
-
-class StoreError(Exception):
-    """Base of the errors an ingest can answer with."""
-
-
-class UnknownFingerprint(StoreError):
-    """A snapshot referred to a fingerprint hash this store has never received in full."""
-
-
-class SequenceConflict(StoreError):
-    """The same (agent, sequence) arrived again with a different body."""
-
-
-@dataclass
-class IngestResult:
-    duplicate: bool
-    rows: dict[str, int] = field(default_factory=dict)
 
 
 def database_url(db_path: str | Path | None = None, url: str | None = None) -> str:
@@ -58,14 +39,6 @@ def database_url(db_path: str | Path | None = None, url: str | None = None) -> s
     if db_path is None:
         raise ValueError("give a DuckDB file path or a database URL")
     return f"duckdb:///{Path(db_path).expanduser().resolve()}"
-
-
-def naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class Store:
@@ -94,140 +67,8 @@ class Store:
 
     def ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
         """Store a snapshot in one transaction, exactly once per (agent, sequence)."""
-        with self._writing():
-            return self._ingest(snap, body_sha256, received_at)
-
-    def _ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
-        h = snap.header
-        with self.engine.begin() as conn:
-            existing = conn.execute(
-                sa.select(schema.snapshots.c.body_sha256).where(
-                    schema.snapshots.c.agent_id == h.agent_id,
-                    schema.snapshots.c.sequence == h.sequence,
-                )
-            ).scalar_one_or_none()
-            if existing is not None:
-                if existing != body_sha256:
-                    raise SequenceConflict(
-                        f"agent {h.agent_id} already sent sequence {h.sequence} with a different "
-                        "body; two agents may share one id"
-                    )
-                return IngestResult(duplicate=True)
-            rows = {"fingerprints": self._store_fingerprint(conn, snap, received_at)}
-            inserted = conn.execute(
-                pg_insert(schema.snapshots)
-                .values(
-                    agent_id=h.agent_id,
-                    sequence=h.sequence,
-                    service=h.service,
-                    environment=h.environment,
-                    window_start=naive_utc(h.window_start),
-                    window_end=naive_utc(h.window_end),
-                    received_at=naive_utc(received_at),
-                    agent_version=h.agent_version,
-                    hostname=h.host.hostname,
-                    pod=h.host.pod,
-                    fingerprint_hash=snap.effective_fingerprint_hash,
-                    body_sha256=body_sha256,
-                )
-                .on_conflict_do_nothing()
-            ).rowcount
-            if inserted == 0:  # a concurrent duplicate won the race (PostgreSQL)
-                return IngestResult(duplicate=True)
-            rows["snapshots"] = 1
-            rows["request_windows"] = self._store_requests(conn, snap)
-            rows.update(self._store_samples(conn, snap))
-            if snap.gpu and snap.gpu.devices:
-                rows["gpu_windows"] = self._store_gpu(conn, snap)
-            if snap.outcomes:
-                rows["outcomes"] = self._store_outcomes(conn, h.service, h.environment, snap.outcomes, received_at)
-        return IngestResult(duplicate=False, rows=rows)
-
-    def _store_fingerprint(self, conn: sa.Connection, snap: Snapshot, now: datetime) -> int:
-        fp_hash = snap.effective_fingerprint_hash
-        if fp_hash is None:
-            return 0
-        known = conn.execute(sa.select(sa.func.count()).where(schema.fingerprints.c.hash == fp_hash)).scalar_one()
-        if known:
-            return 0
-        if snap.fingerprint is None:
-            raise UnknownFingerprint(f"fingerprint {fp_hash} is not known to this collector; send it in full")
-        body = snap.fingerprint.model_dump_json(exclude={"hash"})
-        conn.execute(
-            pg_insert(schema.fingerprints)
-            .values(hash=fp_hash, body=body, first_seen=naive_utc(now))
-            .on_conflict_do_nothing()
-        )
-        return 1
-
-    def _store_requests(self, conn: sa.Connection, snap: Snapshot) -> int:
-        req, h = snap.requests, snap.header
-        if req is None:
-            return 0
-        conn.execute(
-            schema.request_windows.insert().values(
-                agent_id=h.agent_id,
-                sequence=h.sequence,
-                service=h.service,
-                environment=h.environment,
-                window_start=naive_utc(h.window_start),
-                window_end=naive_utc(h.window_end),
-                requests=req.requests,
-                errors=sum(req.errors.values()),
-                errors_by_class=json.dumps(req.errors),
-                latency_bounds=json.dumps(req.latency_bucket_bounds_s),
-                latency_counts=json.dumps(req.latency_bucket_counts),
-                latency_sum_s=req.latency_sum_s,
-            )
-        )
-        return 1
-
-    def _store_samples(self, conn: sa.Connection, snap: Snapshot) -> dict[str, int]:
-        if not snap.samples:
-            return {}
-        h = snap.header
-        n = len(snap.samples)
-        ts = [naive_utc(s.ts) for s in snap.samples]
-        preds = [s.prediction for s in snap.samples]
-        sample_cols = {
-            **_constant_key(h, n),
-            "idx": list(range(n)),
-            "ts": ts,
-            "request_id": [s.request_id for s in snap.samples],
-            "prediction_num": [float(p) if isinstance(p, int | float) else None for p in preds],
-            "prediction_str": [p if isinstance(p, str) else None for p in preds],
-            "confidence": [s.confidence for s in snap.samples],
-            "latency_s": [s.latency_s for s in snap.samples],
-            "model_version": [s.model_version for s in snap.samples],
-            "error": [s.error for s in snap.samples],
-        }
-        return {
-            "samples": bulk_insert(conn, schema.samples, sample_cols),
-            "feature_columns": bulk_insert(conn, schema.feature_columns, _feature_columns(snap, ts)),
-        }
-
-    def _store_gpu(self, conn: sa.Connection, snap: Snapshot) -> int:
-        h, devices = snap.header, snap.gpu.devices  # type: ignore[union-attr]
-        conn.execute(
-            schema.gpu_windows.insert(),
-            [
-                {
-                    "agent_id": h.agent_id,
-                    "sequence": h.sequence,
-                    "service": h.service,
-                    "environment": h.environment,
-                    "window_end": naive_utc(h.window_end),
-                    "hostname": h.host.hostname,
-                    "uuid": d.uuid,
-                    "gpu_index": d.index,
-                    "name": d.name,
-                    "lost": d.lost,
-                    "gpu_values": json.dumps(d.values),
-                }
-                for d in devices
-            ],
-        )
-        return len(devices)
+        with self._writing(), self.engine.begin() as conn:
+            return ingest_snapshot(conn, snap, body_sha256, received_at)
 
     def latest_gpu_windows(self) -> list[dict[str, Any]]:
         """The newest window of every GPU (by service, environment and UUID)."""
@@ -264,27 +105,10 @@ class Store:
             rows = conn.execute(query).mappings().all()
         return [{**r, "last_received": as_utc(r["last_received"])} for r in rows]
 
-    def _store_outcomes(
-        self, conn: sa.Connection, service: str, environment: str, items: list[Outcome], received_at: datetime
-    ) -> int:
-        n = len(items)
-        return bulk_insert(
-            conn,
-            schema.outcomes,
-            {
-                "service": [service] * n,
-                "environment": [environment] * n,
-                "request_id": [o.request_id for o in items],
-                "outcome_num": [float(o.outcome) if isinstance(o.outcome, int | float) else None for o in items],
-                "outcome_str": [o.outcome if isinstance(o.outcome, str) else None for o in items],
-                "ts": [naive_utc(o.ts or received_at) for o in items],
-            },
-        )
-
     def add_outcomes(self, service: str, environment: str, items: list[Outcome]) -> int:
         """Outcomes posted directly (``POST /v1/outcomes``), joined to predictions by request id."""
         with self._writing(), self.engine.begin() as conn:
-            return self._store_outcomes(conn, service, environment, items, datetime.now(UTC))
+            return insert_outcomes(conn, service, environment, items, datetime.now(UTC))
 
     def _writing(self) -> contextlib.AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
@@ -460,42 +284,3 @@ def _latest_hashes(*where: sa.ColumnElement[bool]) -> sa.Subquery:
 def _fingerprint(fp_hash: str, body: str) -> Fingerprint:
     """A stored fingerprint (its hash names one body for good, so each is parsed once)."""
     return Fingerprint.model_validate({**json.loads(body), "hash": fp_hash})
-
-
-def _constant_key(header: Header, n: int) -> dict[str, list[Any]]:
-    return {
-        "agent_id": [header.agent_id] * n,
-        "sequence": [header.sequence] * n,
-        "service": [header.service] * n,
-        "environment": [header.environment] * n,
-    }
-
-
-def _feature_columns(snap: Snapshot, ts: list[datetime]) -> dict[str, list[Any]]:
-    """One row per feature of the snapshot: its value for every sample, as a number array and a text array."""
-    names = list(dict.fromkeys(name for sample in snap.samples for name in sample.features))
-    rows: dict[str, list[Any]] = {"feature": names, "num": [], "str": [], "numbers": [], "texts": [], "booleans": []}
-    for name in names:
-        values = [sample.features.get(name) for sample in snap.samples]
-        texts = [_text(v) for v in values]
-        rows["num"].append([float(v) if isinstance(v, int | float) else None for v in values])
-        rows["booleans"].append(sum(isinstance(v, bool) for v in values))
-        rows["texts"].append(sum(isinstance(v, str) for v in values))
-        rows["numbers"].append(sum(isinstance(v, int | float) for v in values) - rows["booleans"][-1])
-        rows["str"].append(texts if any(t is not None for t in texts) else None)
-    n = len(names)
-    first, last = min(ts), max(ts)
-    return {
-        **_constant_key(snap.header, n),
-        **rows,
-        "ts_min": [first] * n,
-        "ts_max": [last] * n,
-        "length": [len(snap.samples)] * n,
-    }
-
-
-def _text(value: object) -> str | None:
-    """A feature value as the text array keeps it: strings, and booleans as true/false."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else None
