@@ -1,9 +1,9 @@
 """Parity evaluation, the pure core: statistics, checks per layer, score and fingerprint diff over plain data.
 
-Nothing here reads a database: the store (``envparity.collector.store``) reads
-environments and fingerprints and hands them in as the plain data of ``dataset``;
-``evaluate`` answers with an ``Evaluation``. The public names are imported from
-their modules on first use, so that importing a light module (``windows``) stays light.
+No SQL and no database here: the store reads environments and fingerprints and
+hands them in as the plain data of ``dataset``; ``evaluate`` answers with an
+``Evaluation``. The public names are imported from their modules on first use, so
+that importing a light module (``windows``) stays light.
 """
 
 from __future__ import annotations
