@@ -49,13 +49,14 @@ def test_spools_when_collector_is_away_then_delivers_in_order(tmp_path, start_co
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     spool = tmp_path / "spool"
-    away = run_cli(*agent_args(url, spool), env={"ENVPARITY_PUSH_TIMEOUT_S": "1"})
+    env = {"ENVPARITY_PUSH_TIMEOUT_S": "5"}  # the same in every run: ENVPARITY_* variables are fingerprinted
+    away = run_cli(*agent_args(url, spool), env=env)
     assert away.returncode == 3, away.stderr
     assert len(list((spool / "pending").glob("*.json.gz"))) == 1
-    away_again = run_cli(*agent_args(url, spool))
+    away_again = run_cli(*agent_args(url, spool), env=env)
     assert away_again.returncode == 3
     collector = start_collector(store_url)
-    back = run_cli(*agent_args(collector.url, spool))
+    back = run_cli(*agent_args(collector.url, spool), env=env)
     assert back.returncode == 0, back.stderr
     assert list((spool / "pending").glob("*.json.gz")) == []
     envs = httpx.get(f"{collector.url}/v1/environments").json()["environments"]
