@@ -7,12 +7,17 @@ module must stay cheap to import.
 from __future__ import annotations
 
 import os
+from typing import overload
 
 
 class SettingsError(ValueError):
     """A missing or malformed setting."""
 
 
+@overload
+def env_str(name: str) -> str | None: ...
+@overload
+def env_str(name: str, default: str) -> str: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value else default

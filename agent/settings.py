@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_state_dir
 
@@ -48,20 +49,20 @@ class AgentSettings:
         return self.spool_dir or default_spool_dir(self.service, self.environment)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> AgentSettings:
-        """Settings from ENVPARITY_* variables; keyword arguments that are not None win."""
-        values: dict[str, object] = {
-            "service": env_str("ENVPARITY_SERVICE"),
-            "environment": env_str("ENVPARITY_ENVIRONMENT"),
-            "collector": env_str("ENVPARITY_COLLECTOR", DEFAULT_COLLECTOR),
-            "token": env_str("ENVPARITY_TOKEN"),
-            "agent_id": env_str("ENVPARITY_AGENT_ID"),
-            "spool_dir": Path(p) if (p := env_str("ENVPARITY_SPOOL_DIR")) else None,
-            "spool_max_bytes": int(env_number("ENVPARITY_SPOOL_MAX_BYTES", DEFAULT_MAX_BYTES)),
-            "push_timeout_s": env_number("ENVPARITY_PUSH_TIMEOUT_S", 10.0),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
+    def from_env(cls, **overrides: Any) -> AgentSettings:
+        """Settings from ENVPARITY_* variables; keyword arguments (fields, parsed options) that are not None win."""
+        from_env = cls(
+            service=env_str("ENVPARITY_SERVICE", ""),
+            environment=env_str("ENVPARITY_ENVIRONMENT", ""),
+            collector=env_str("ENVPARITY_COLLECTOR", DEFAULT_COLLECTOR),
+            token=env_str("ENVPARITY_TOKEN"),
+            agent_id=env_str("ENVPARITY_AGENT_ID"),
+            spool_dir=Path(p) if (p := env_str("ENVPARITY_SPOOL_DIR")) else None,
+            spool_max_bytes=int(env_number("ENVPARITY_SPOOL_MAX_BYTES", DEFAULT_MAX_BYTES)),
+            push_timeout_s=env_number("ENVPARITY_PUSH_TIMEOUT_S", 10.0),
+        )
+        settings = replace(from_env, **{k: v for k, v in overrides.items() if v is not None})
         for required in ("service", "environment"):
-            if not values.get(required):
+            if not getattr(settings, required):
                 raise SettingsError(f"{required} is required: pass --{required} or set ENVPARITY_{required.upper()}")
-        return cls(**values)  # type: ignore[arg-type]
+        return settings
