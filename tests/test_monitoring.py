@@ -1,4 +1,5 @@
-"""Generated dashboards and alert rules: fresh, valid for promtool, linted, and naming only catalogued metrics."""
+"""Generated dashboards and alert rules: fresh, valid for promtool, linted, naming only catalogued metrics, and
+paging only for the environments that page."""
 
 from __future__ import annotations
 
@@ -11,16 +12,25 @@ from typing import Any
 import pytest
 import yaml
 from helpers import REPO, run_cli
-from promql_names import PROMETHEUS_SERIES, compares_with_number, counters_read_by_rate, names
+from promql_names import (
+    PROMETHEUS_SERIES,
+    compares_with_number,
+    counters_read_by_rate,
+    expect_samples,
+    names,
+    selectors,
+)
 
 from envparity.agent.catalogue import CHECK_STATUS_VALUES, METRICS, series_names
-from envparity.monitoring import dashboards, promql, rules
+from envparity.monitoring import dashboards, grafana_schema, panels, promql, rules
 
 ALERTS_DIR = REPO / "alerts"
 DASHBOARDS_DIR = REPO / "dashboards"
 UNIT_TEST = ALERTS_DIR / "tests" / "envparity-alerts.test.yml"
 RUNBOOK = REPO / "docs" / "runbooks.md"
 VARIABLES = {
+    "$cluster": ".*",  # All, as the dashboards define it
+    "$namespace": ".*",
     "$service": "fraud",
     "$baseline": "production",
     "$target": "staging",
@@ -29,8 +39,8 @@ VARIABLES = {
 }
 
 
-def substitute(expr: str) -> str:
-    for name, value in sorted(VARIABLES.items(), key=lambda kv: -len(kv[0])):
+def substitute(expr: str, values: dict[str, str] | None = None) -> str:
+    for name, value in sorted({**VARIABLES, **(values or {})}.items(), key=lambda kv: -len(kv[0])):
         expr = expr.replace(name, value)
     return expr
 
@@ -47,6 +57,19 @@ def panel_queries() -> list[tuple[str, str, str]]:
         for panel in board["panels"]
         for target in panel["targets"]
     ]
+
+
+def annotation_queries() -> list[tuple[str, str, str]]:
+    """(dashboard file, annotation name, expr) of every Prometheus annotation query."""
+    return [
+        (file, annotation["name"], annotation["target"]["expr"])
+        for file, board in dashboard_files().items()
+        for annotation in board["annotations"]["list"]
+    ]
+
+
+def panel(file: str, title: str) -> dict[str, Any]:
+    return next(p for p in dashboard_files()[file]["panels"] if p["title"] == title)
 
 
 def rule_exprs() -> list[tuple[str, str]]:
@@ -74,7 +97,7 @@ def test_promtool_unit_tests_pass_and_fail_on_a_changed_rule(tmp_path: Path) -> 
     assert out.returncode == 0, out.stdout + out.stderr
     # the same unit tests against rules with another ticket wait and production pattern must fail
     (tmp_path / "tests").mkdir()
-    rules.write(tmp_path, rules.RuleSettings(ticket_after="25m", production="prod"))
+    rules.write(tmp_path, rules.RuleSettings(ticket_after="25m", paging_environments=("prod",)))
     (tmp_path / "tests" / UNIT_TEST.name).write_text(UNIT_TEST.read_text())
     out = subprocess.run(["promtool", "test", "rules", str(tmp_path / "tests" / UNIT_TEST.name)], capture_output=True)
     assert out.returncode != 0
@@ -109,6 +132,21 @@ def test_alerts_follow_the_mixin_conventions() -> None:
             assert name in sections, f"docs/runbooks.md lacks a section for {name}"
             for part in ("Meaning", "Impact", "Diagnosis", "Mitigation"):
                 assert f"**{part}**" in sections[name], f"{name}: runbook lacks {part}"
+
+
+def test_runbooks_state_each_alerts_severity() -> None:
+    runbook = RUNBOOK.read_text()
+    introduction = runbook.split("\n## ")[0]
+    assert all(f"`{env}`" in introduction for env in rules.PAGING_ENVIRONMENTS), "list the paging environments"
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", runbook, flags=re.M | re.S))
+    split = by_environment()
+    for group in rules.rule_groups()["groups"]:
+        for rule in group["rules"]:
+            found = re.search(r"\*\*Severity\*\*: (.*?)\n- \*\*", sections[rule["alert"]], flags=re.S)
+            assert found, f"{rule['alert']}: runbook states no severity"
+            if rule["alert"] in split:
+                assert "paging environment" in found.group(1), rule["alert"]
+            assert rule["labels"]["severity"] in found.group(1), rule["alert"]
 
 
 def test_alerts_follow_the_collectors_verdict_not_a_copied_threshold() -> None:
@@ -150,12 +188,63 @@ def test_queries_name_checks_and_layers_of_the_collector() -> None:
         promql.select("envparity_check_values")
 
 
-def test_fingerprint_drift_pages_only_for_production_targets() -> None:
+def by_environment() -> dict[str, str]:
+    """Each alert whose severity follows an environment, with the label naming it (``target`` or ``environment``)."""
+    split = {}
     for group in rules.rule_groups()["groups"]:
         for rule in group["rules"]:
-            if "fingerprint" in rule["expr"]:
-                production = 'target=~"prod|production"' in rule["expr"]
-                assert rule["labels"]["severity"] == ("critical" if production else "warning")
+            for label in ("target", "environment"):
+                if f'{label}=~"' in rule["expr"] or f'{label}!~"' in rule["expr"]:
+                    split[rule["alert"]] = label
+    return split
+
+
+def test_severity_follows_the_environment_the_alert_concerns() -> None:
+    paging = rules.RuleSettings().paging
+    assert paging == "production|prod|prd|live"
+    split = by_environment()
+    kept = {"EnvParityDataDriftWarning", "EnvParityEvaluationStalled", "EnvParityCollectorDown"}
+    assert set(split) == set(rules.alert_names(rules.rule_groups())) - kept
+    severities: dict[str, dict[str, str]] = {}
+    for group in rules.rule_groups()["groups"]:
+        for rule in group["rules"]:
+            if rule["alert"] in split:
+                label, severity = split[rule["alert"]], rule["labels"]["severity"]
+                matcher = f'{label}=~"{paging}"' if severity == "critical" else f'{label}!~"{paging}"'
+                assert matcher in rule["expr"], rule["alert"]
+                severities.setdefault(rule["alert"], {})[severity] = rule["expr"].replace(matcher, "")
+    # two rules per alert that differ only in the environment's matcher
+    for alert, exprs in severities.items():
+        assert set(exprs) == {"critical", "warning"}, alert
+        assert exprs["critical"] == exprs["warning"], alert
+
+
+def test_unit_tests_page_for_paging_environments_only() -> None:
+    """Each alert that follows an environment is tested critical and warning; staging against production never pages."""
+    split = by_environment()
+    expected: dict[str, list[dict[str, str]]] = {alert: [] for alert in split}
+    for group in yaml.safe_load(UNIT_TEST.read_text())["tests"]:
+        for case in group["alert_rule_test"]:
+            if case["alertname"] in split:
+                expected[case["alertname"]] += [a["exp_labels"] for a in case.get("exp_alerts") or []]
+    paging = rules.PAGING_ENVIRONMENTS
+    for alert, label in split.items():
+        for labels in expected[alert]:
+            assert labels["severity"] == ("critical" if labels[label] in paging else "warning"), (alert, labels)
+        assert {labels["severity"] for labels in expected[alert]} == {"critical", "warning"}, alert
+        if label == "target":
+            assert any(
+                labels["baseline"] == "production" and labels["target"] == "staging" for labels in expected[alert]
+            ), f"{alert}: no case of a staging target against a production baseline"
+
+
+def test_paging_environments_are_set_on_the_command_line(tmp_path: Path) -> None:
+    out = run_cli(
+        "alerts", "build", "--out", str(tmp_path), "--paging-environment", "prd", "--paging-environment", "live"
+    )
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / rules.RULES_FILE).read_text()
+    assert 'target=~"prd|live"' in text and 'environment!~"prd|live"' in text and "production" not in text
 
 
 @pytest.mark.parametrize("source", ["dashboards", "rules"])
@@ -166,7 +255,7 @@ def test_queries_name_only_catalogued_metrics_and_labels(source: str) -> None:
     for where, expr in queries:
         metrics, labels = names(expr)
         assert metrics, f"{where}: no metric in {expr}"
-        allowed = {"job", "instance", "le", "alertname", "alertstate"}
+        allowed = {"job", "instance", "le", "alertname", "alertstate", *panels.TOPOLOGY}
         for metric in metrics:
             assert metric in known or metric in PROMETHEUS_SERIES, f"{where}: {metric} is not in the catalogue"
             allowed |= set(known[metric].labels) if metric in known else PROMETHEUS_SERIES[metric]
@@ -196,7 +285,10 @@ def test_dashboards_follow_the_linter_rules() -> None:
     for file, board in boards.items():
         variables = board["templating"]["list"]
         assert [v["name"] for v in variables if v["type"] == "datasource"] == ["datasource"], file
-        assert {"service", "baseline", "target"} <= {v["name"] for v in variables}, file
+        assert {"cluster", "namespace", "service", "baseline", "target"} <= {v["name"] for v in variables}, file
+        for annotation in board["annotations"]["list"]:
+            assert annotation["datasource"]["uid"] == "${datasource}", file
+            assert counters_read_by_rate(annotation["target"]["expr"], counter_series), f"{file}: annotation"
         kinds = {link["type"] for link in board["links"]}
         assert kinds == {"dashboards", "link"} and any("/report?" in link["url"] for link in board["links"]), file
         assert board["panels"], file
@@ -218,22 +310,134 @@ def test_linter_check_catches_a_bare_counter() -> None:
 
 
 def test_every_dashboard_query_parses(tmp_path: Path) -> None:
-    recording = [
-        {"record": f"envparity:panel_{i}", "expr": substitute(expr)} for i, (_, _, expr) in enumerate(panel_queries())
-    ]
+    queries = panel_queries() + annotation_queries()
+    recording = [{"record": f"envparity:panel_{i}", "expr": substitute(expr)} for i, (_, _, expr) in enumerate(queries)]
     path = tmp_path / "queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": recording}]}))
     out = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_dashboards_use_the_current_grafana_schema() -> None:
+    legacy_board = {"rows", "style", "sharedCrosshair", "hideControls"}
+    legacy_panel = {"format", "span", "height", "minSpan", "columns", "fontSize", "styles", "thresholds"}
+    legacy_query = {"intervalFactor", "step"}
+    for file, board in dashboard_files().items():
+        assert board["schemaVersion"] == grafana_schema.SCHEMA_VERSION >= 39, file
+        assert legacy_board & board.keys() == set(), file
+        for variable in board["templating"]["list"]:
+            assert {"useTags", "tagsQuery", "tagValuesQuery"} & variable.keys() == set(), file
+        for p in board["panels"]:
+            where = f"{file}: {p['title']}"
+            assert p["type"] in ("timeseries", "stat", "table"), where  # no graph, singlestat or table-old
+            assert legacy_panel & p.keys() == set(), where
+            assert "displayMode" not in p["fieldConfig"]["defaults"].get("custom", {}), where  # cellOptions now
+            for target in p["targets"]:
+                assert legacy_query & target.keys() == set(), where
+
+
+def test_firing_since_is_a_date_from_milliseconds(tmp_path: Path) -> None:
+    firing = panel("envparity-oncall.json", "Firing since")
+    assert firing["fieldConfig"]["defaults"]["unit"] == "dateTimeFromNow"  # a date unit: it reads milliseconds
+    (target,) = firing["targets"]
+    labels = {"alertname": "EnvParityPackageDrift", "severity": "critical", "target": "production", "subject": "numpy"}
+    series = f"ALERTS_FOR_STATE{{{', '.join(f'{k}={v!r}' for k, v in labels.items())}, service='fraud'}}"
+    active_since_s = 1_700_000_000  # Prometheus keeps the Unix time in seconds
+    expected = [{"labels": f"{{{', '.join(f'{k}={v!r}' for k, v in labels.items())}}}", "value": active_since_s * 1000}]
+    assert expect_samples(tmp_path, {series: f"{active_since_s}x5"}, substitute(target["expr"]), "3m", expected) == ""
+
+
+def panel_links() -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, url) of every panel link."""
+    return [
+        (file, p["title"], link["url"])
+        for file, board in dashboard_files().items()
+        for p in board["panels"]
+        for link in p.get("links", [])
+    ]
+
+
+def test_every_alert_runbook_is_linked_from_a_panel() -> None:
+    settings = rules.RuleSettings()
+    alerts = {name.lower(): name for name in rules.alert_names(rules.rule_groups())}
+    sections = set(re.findall(r"^## (\w+)$", RUNBOOK.read_text(), flags=re.M))
+    linked = set()
+    for file, title, url in panel_links():
+        base, _, anchor = url.partition("#")
+        assert base == settings.runbook, f"{file}: {title} links to {url}"
+        assert anchor in alerts, f"{file}: {title} links to #{anchor}, which is no alert"
+        assert alerts[anchor] in sections, f"{file}: {title} links to {alerts[anchor]}, which has no runbook section"
+        assert settings.runbook_url(alerts[anchor]) == url
+        linked.add(alerts[anchor])
+    assert set(alerts.values()) - linked == set(), "alerts no panel links to"
+
+
+def test_a_panel_cannot_link_an_unknown_alert() -> None:
+    with pytest.raises(KeyError, match="EnvParityDataDrift"):
+        panels.runbooks(["EnvParityDataDrift"])
+
+
+def test_every_dashboard_marks_fingerprint_changes(tmp_path: Path) -> None:
+    known = series_names()
+    for file, board in dashboard_files().items():
+        assert [a["name"] for a in board["annotations"]["list"]] == ["Fingerprint changes"], file
+    queries = annotation_queries()
+    assert len(queries) == len(dashboards.BUILDERS)
+    for file, _, expr in queries:
+        metrics, labels = names(expr)
+        assert metrics == {"envparity_fingerprint_changes_total"}, file
+        assert labels <= set(known["envparity_fingerprint_changes_total"].labels) | set(panels.TOPOLOGY), file
+    # a new fingerprint of staging at minute 5 marks staging for a while; production's steady counter never shows
+    expr = f"count by (environment) ({substitute(queries[0][2], {'$__rate_interval': '4m'})})"
+    series = {
+        'envparity_fingerprint_changes_total{service="fraud", environment="staging"}': "1x4 2x10",
+        'envparity_fingerprint_changes_total{service="fraud", environment="production"}': "3x15",
+    }
+    staging = [{"labels": '{environment="staging"}', "value": 1}]
+    assert expect_samples(tmp_path, series, expr, "7m", staging) == ""
+    assert expect_samples(tmp_path, series, expr, "14m", []) == ""
+
+
+def test_every_query_selects_a_cluster_and_namespace(tmp_path: Path) -> None:
+    """Cluster and namespace narrow every query; All still matches the collector's series, which carry neither."""
+    for file, title, expr in panel_queries() + annotation_queries():
+        assert selectors(expr), f"{file}: {title}"
+        for metric, matchers in selectors(expr):
+            assert panels.SCOPE in matchers, f"{file}: {title}: {metric} without {panels.SCOPE}"
+    for file, board in dashboard_files().items():
+        variables = [v["name"] for v in board["templating"]["list"]]
+        assert variables.index("cluster") < variables.index("namespace") < variables.index("service"), file
+        for variable in board["templating"]["list"]:
+            if variable["name"] in panels.TOPOLOGY:
+                assert variable["includeAll"] and variable["multi"], file
+                assert variable["allValue"] == VARIABLES[f"${variable['name']}"], file  # what the tests substitute
+                metric = re.match(r"label_values\((\w+)", variable["query"]["query"])
+                assert metric and metric.group(1) in series_names(), file
+    (target,) = panel("envparity-executive.json", "Parity score")["targets"]
+    pair = 'service="fraud", baseline="production", target="staging"'
+    found = [{"labels": f"{{__name__='envparity_parity_score', {pair}}}", "value": 97}]
+    series = {f"envparity_parity_score{{{pair}}}": "97x5"}
+    assert expect_samples(tmp_path, series, substitute(target["expr"]), "3m", found) == ""
+
+
+def test_alertmanager_routes_on_the_severity_alone() -> None:
+    """The rules decide where an environment pages; a second list of environments in Alertmanager would drift."""
+    config = yaml.safe_load((REPO / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+    matchers = [m for route in config["route"]["routes"] for m in route["matchers"]]
+    assert matchers and all(m.startswith("severity=") for m in matchers), matchers
+
+
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
         (["severity=critical", "target=production", "alertname=EnvParityDataDriftCritical"], "pager"),
-        (["severity=critical", "target=staging", "alertname=EnvParityDataDriftCritical"], "tickets"),
+        (["severity=warning", "target=staging", "alertname=EnvParityDataDriftCritical"], "tickets"),
+        # the rules decide the severity from the paging environments: Alertmanager does not second-guess it
+        (["severity=critical", "target=live", "alertname=EnvParityPackageDrift"], "pager"),
+        (["severity=critical", "environment=prd", "alertname=EnvParityAgentAbsent"], "pager"),
+        (["severity=warning", "environment=staging", "alertname=EnvParityGpuLost"], "tickets"),
         (["severity=critical", "alertname=EnvParityCollectorDown"], "pager"),
-        (["severity=warning", "target=production", "alertname=EnvParityPackageDrift"], "tickets"),
+        (["severity=warning", "alertname=EnvParityEvaluationStalled"], "tickets"),
         (["severity=info", "alertname=EnvParityAnything"], "blackhole"),
     ],
 )

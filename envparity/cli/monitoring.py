@@ -18,7 +18,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     build = inner.add_parser("build", help="write the Prometheus rule file")
     build.add_argument("--out", type=Path, default=Path("alerts"), help="directory (default ./alerts)")
     build.add_argument(
-        "--production", default="prod|production", help="regex of production targets, where fingerprint drift pages"
+        "--paging-environment",
+        action="append",
+        dest="paging_environments",
+        metavar="ENV",
+        help="an environment whose alerts page (severity critical), repeated for several; alerts of any other "
+        "environment open a ticket (warning). Default: production and its usual aliases, listed in docs/runbooks.md",
     )
     build.add_argument("--collector-job", default="envparity-collector", help="Prometheus job of the collector")
     build.add_argument("--runbook", help="URL of the runbook page (default: the project's docs/runbooks.md)")
@@ -41,6 +46,8 @@ def _alerts(args: argparse.Namespace) -> int:
     from envparity.monitoring import rules
 
     settings = rules.RuleSettings(
-        production=args.production, collector_job=args.collector_job, runbook=args.runbook or rules.DEFAULT_RUNBOOK
+        paging_environments=tuple(args.paging_environments or rules.PAGING_ENVIRONMENTS),
+        collector_job=args.collector_job,
+        runbook=args.runbook or rules.DEFAULT_RUNBOOK,
     )
     return _report(rules.write(args.out, settings))

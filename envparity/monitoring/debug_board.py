@@ -5,11 +5,11 @@ from __future__ import annotations
 from grafanalib.core import Dashboard
 
 from envparity.collector.parity.model import Thresholds
+from envparity.monitoring.board import dashboard
 from envparity.monitoring.panels import (
     PAIR,
     Row,
     Steps,
-    dashboard,
     fails_above,
     fails_below,
     layout,
@@ -21,6 +21,13 @@ from envparity.monitoring.promql import FAIL, FINGERPRINT_LAYERS, WARN, check, c
 
 _FEATURE_TABLE = ("psi", "ks", "null_rate")
 _PREDICTION_DRIFT = ("psi", "ks", "wasserstein", "mean_shift")
+_DATA_DRIFT = ("EnvParityDataDriftWarning", "EnvParityDataDriftCritical")
+_FINGERPRINT_DRIFT = (
+    "EnvParityPackageDrift",
+    "EnvParityConfigDrift",
+    "EnvParityArtifactDrift",
+    "EnvParityComputeDrift",
+)
 
 
 def _value(matchers: str) -> str:
@@ -41,6 +48,7 @@ def _features() -> Row:
                 "PSI, KS statistic and null rate of every numeric feature in the target, side by side.",
                 "none",
                 [(_value(check(name, "data")), name) for name in _FEATURE_TABLE],
+                alerts=_DATA_DRIFT,
             ),
             12,
         ),
@@ -51,6 +59,7 @@ def _features() -> Row:
                 "none",
                 [(_value(check("psi", "data")), "{{subject}}")],
                 steps,
+                alerts=_DATA_DRIFT,
             ),
             12,
         ),
@@ -66,6 +75,7 @@ def _fingerprints_and_predictions() -> Row:
                 f"Packages, config keys, artifacts and compute that differ ({WARN} warn, {FAIL} fail).",
                 "none",
                 [(f"{differing} >= {WARN}", "status")],
+                alerts=_FINGERPRINT_DRIFT,
             ),
             12,
         ),
@@ -75,6 +85,7 @@ def _fingerprints_and_predictions() -> Row:
                 "Drift statistics of the prediction and confidence distributions; the report draws them.",
                 "none",
                 [(_value(f"{layer('prediction')}, {checks(_PREDICTION_DRIFT)}"), "{{subject}} {{check}}")],
+                alerts=["EnvParityPredictionDrift"],
             ),
             12,
         ),
@@ -90,6 +101,7 @@ def _shadow() -> Row:
                 "percentunit",
                 [(_value(check("shadow_agreement")), "agreement")],
                 fails_below("shadow_agreement"),
+                alerts=["EnvParityShadowAgreementLow"],
             ),
             12,
         ),

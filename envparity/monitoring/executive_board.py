@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from grafanalib.core import Dashboard
 
+from envparity.monitoring.board import dashboard
 from envparity.monitoring.panels import (
     COUNT_STEPS,
     PAIR,
     SCORE_STEPS,
     SERVICE,
     Row,
-    dashboard,
     layout,
     stat,
     timeseries,
@@ -90,6 +90,7 @@ def _parity() -> Row:
                 "Share of the compared features whose name and type match between target and baseline.",
                 "percentunit",
                 f"1 - (count({schema} {FAILING}) or vector(0)) / count(count by (subject) ({data}))",
+                alerts=["EnvParitySchemaMismatch"],
             ),
             6,
         ),
@@ -99,6 +100,7 @@ def _parity() -> Row:
                 "Share of the model artifacts and aliases identical in target and baseline.",
                 "percentunit",
                 select("envparity_fingerprint_parity_ratio", f'{PAIR}, dimension="artifacts"'),
+                alerts=["EnvParityArtifactDrift"],
             ),
             6,
         ),
@@ -108,6 +110,7 @@ def _parity() -> Row:
                 "Share of the service's environments with an agent that reported in the last 5 minutes.",
                 "percentunit",
                 f"(count({agents} > 0) or vector(0)) / count({agents})",
+                alerts=["EnvParityAgentAbsent"],
             ),
             6,
         ),

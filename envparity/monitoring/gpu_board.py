@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from grafanalib.core import Dashboard
 
-from envparity.monitoring.panels import COUNT_STEPS, SIDES, Row, above, dashboard, layout, timeseries
+from envparity.monitoring.board import dashboard
+from envparity.monitoring.panels import COUNT_STEPS, SIDES, Row, above, layout, timeseries
 from envparity.monitoring.promql import select
 
 HOT_C = 85  # a line on the temperature panel where datacenter GPUs start to throttle; no check judges it
@@ -65,6 +66,7 @@ def _health() -> Row:
                 "none",
                 [(f"sum by (environment) ({select('envparity_gpu_lost', SIDES)})", "{{environment}}")],
                 COUNT_STEPS,
+                alerts=["EnvParityGpuLost"],
             ),
             8,
         ),

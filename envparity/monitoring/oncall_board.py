@@ -1,26 +1,30 @@
-"""The On-call dashboard: what fails now and since when, with baseline and target side by side."""
+"""The On-call dashboard: what fails now and since when, both sides of the pair, and the health of the collector."""
 
 from __future__ import annotations
 
 from grafanalib.core import Dashboard
 
 from envparity.collector.parity.check_specs import check_spec, default_threshold
+from envparity.monitoring.board import dashboard
 from envparity.monitoring.panels import (
     PAIR,
+    SCOPE,
     SERVICE,
     SIDES,
     Row,
     above,
-    dashboard,
+    below,
     fails_above,
     layout,
     table,
     timeseries,
 )
-from envparity.monitoring.promql import FAIL, FAILING, checks, judged_like, select, value_while
+from envparity.monitoring.promql import FAIL, FAILING, checks, collector_up, judged_like, select, value_while
 from envparity.monitoring.rules import RuleSettings
 
 _LATENCY = "latency_p99_ratio"  # its threshold judges every latency ratio
+_RULES = RuleSettings()
+_ALERT_SINCE = f"max by (alertname, severity, target, subject) (ALERTS_FOR_STATE{{{SERVICE}}})"
 
 
 def _now() -> Row:
@@ -40,9 +44,9 @@ def _now() -> Row:
         (
             table(
                 "Firing since",
-                "Alerts of the service, pending or firing, and the time each became active.",
-                "dateTimeAsIso",
-                [('max by (alertname, target, subject) (ALERTS_FOR_STATE{service="$service"})', "")],
+                "Alerts of the service, pending or firing, and how long ago each became active.",
+                "dateTimeFromNow",
+                [(f"{_ALERT_SINCE} * 1000", "")],  # Prometheus keeps Unix seconds, Grafana's date units read ms
             ),
             12,
         ),
@@ -73,6 +77,7 @@ def _traffic() -> Row:
                 "Share of requests that failed, baseline and target side by side.",
                 "percentunit",
                 [(f"({errors} or {requests} * 0) / {requests}", "{{environment}}")],
+                alerts=["EnvParityErrorRateParity"],
             ),
             8,
         ),
@@ -89,7 +94,7 @@ def _traffic() -> Row:
 
 
 def _ratios_and_freshness() -> Row:
-    silent_s = RuleSettings().agent_silent_s
+    silent_s = _RULES.agent_silent_s
     freshness = f"time() - {select('envparity_environment_last_snapshot_timestamp_seconds', SERVICE)}"
     return [
         (
@@ -100,6 +105,7 @@ def _ratios_and_freshness() -> Row:
                 "none",
                 [(select("envparity_check_value", f"{PAIR}, {checks(judged_like(_LATENCY))}"), "{{check}}")],
                 fails_above(_LATENCY),
+                alerts=["EnvParityLatencyP99Ratio"],
             ),
             12,
         ),
@@ -111,6 +117,38 @@ def _ratios_and_freshness() -> Row:
                 "s",
                 [(freshness, "{{environment}}")],
                 above(silent_s),
+                alerts=["EnvParityAgentAbsent"],
+            ),
+            12,
+        ),
+    ]
+
+
+def _collector() -> Row:
+    stalled_s = _RULES.evaluation_stalled_s
+    finished = select("envparity_evaluation_last_success_timestamp_seconds", SCOPE)
+    up = collector_up(_RULES.collector_job, SCOPE)
+    return [
+        (
+            timeseries(
+                "Evaluation freshness",
+                "Seconds since the collector last finished a parity evaluation "
+                f"(EnvParityEvaluationStalled fires above {stalled_s} s).",
+                "s",
+                [(f"time() - {finished}", "{{instance}}")],
+                above(stalled_s),
+                alerts=["EnvParityEvaluationStalled"],
+            ),
+            12,
+        ),
+        (
+            timeseries(
+                "Collector scrape",
+                f"1 while Prometheus reaches the collector (job {_RULES.collector_job}), 0 when a scrape fails.",
+                "none",
+                [(up, "{{instance}}")],
+                below(1),
+                alerts=["EnvParityCollectorDown"],
             ),
             12,
         ),
@@ -121,6 +159,6 @@ def oncall() -> Dashboard:
     return dashboard(
         "envparity-oncall",
         "envparity / On-call",
-        "What fails now and since when; baseline and target side by side.",
-        layout([_now(), _traffic(), _ratios_and_freshness()]),
+        "What fails now and since when; baseline and target side by side; the collector's health.",
+        layout([_now(), _traffic(), _ratios_and_freshness(), _collector()]),
     )

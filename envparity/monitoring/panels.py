@@ -1,13 +1,16 @@
-"""What every envparity dashboard shares: panel constructors, threshold steps, grid layout, variables and links.
+"""What every envparity panel shares: the matchers of its queries, constructors, threshold steps, runbook links, layout.
 
-The dashboards share the template variables ``datasource`` (the one data source
-variable), ``service``, ``baseline``, ``target`` and ``collector_url`` (for the
-links to the collector's HTML report), link to each other (tag ``envparity``)
-and follow Grafana's dashboard-linter rules: every panel has a title, a
-description and a unit, counters are read through ``rate()`` over
+Every query selects through the dashboard variables: ``cluster`` and
+``namespace`` first (``SCOPE``; labels Prometheus adds, from external labels or
+the scrape's target labels, never the collector, so their All value ``.*`` also
+matches a series without them), then ``service`` and the pair. Panels follow
+Grafana's dashboard-linter rules: every panel has a title, a description and a
+unit, counters are read through ``rate()`` or ``increase()`` over
 ``$__rate_interval``, and every query is PromQL that Prometheus parses (a test
 sends each one to a real Prometheus). A threshold line of a check is drawn at
 the default of the threshold that judges it (``check_specs.default_threshold``).
+A panel showing what an alert fires on links to that alert's runbook section,
+at the address the rules give it (``RuleSettings.runbook_url``).
 """
 
 from __future__ import annotations
@@ -17,38 +20,35 @@ from typing import Any
 
 import attrs
 from grafanalib.core import (
-    Dashboard,
-    DashboardLink,
+    DataLink,
     GridPos,
     Panel,
     Stat,
     Table,
     Target,
-    Template,
-    Templating,
-    Time,
     TimeSeries,
 )
 
 from envparity.collector.parity.check_specs import default_threshold
-from envparity.monitoring.promql import select
+from envparity.monitoring.rules import RuleSettings, alert_names, rule_groups
 
 Steps = list[dict[str, Any]]
 Row = list[tuple[Panel, int]]  # panels of one grid row, each with its width
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-PAIR = 'service="$service", baseline="$baseline", target="$target"'
-SERVICE = 'service="$service"'
-SIDES = 'service="$service", environment=~"$baseline|$target"'
-TAG = "envparity"
+TOPOLOGY = ("cluster", "namespace")  # labels Prometheus adds to every series; the collector exports none of them
+SCOPE = ", ".join(f'{label}=~"${label}"' for label in TOPOLOGY)
+SERVICE = f'{SCOPE}, service="$service"'
+PAIR = f'{SERVICE}, baseline="$baseline", target="$target"'
+SIDES = f'{SERVICE}, environment=~"$baseline|$target"'
 SCORE_STEPS: Steps = [
     {"color": "red", "value": None},
     {"color": "orange", "value": 80},
     {"color": "green", "value": 95},
 ]
 COUNT_STEPS: Steps = [{"color": "green", "value": None}, {"color": "red", "value": 1}]
-REPORT_URL = "${collector_url}/report?service=${service}&baseline=${baseline}&target=${target}"
-COLLECTOR_URL = "http://envparity-collector:8400"
+_RULES = RuleSettings()  # the committed rules, whose runbook sections the panels link to
+_ALERTS = frozenset(alert_names(rule_groups(_RULES)))
 
 
 def above(value: float, color: str = "red") -> Steps:
@@ -68,9 +68,14 @@ def fails_above(check: str) -> Steps:
     return above(threshold_line(check))
 
 
+def below(value: float) -> Steps:
+    """Red below ``value``, green from it on."""
+    return [{"color": "red", "value": None}, {"color": "green", "value": value}]
+
+
 def fails_below(check: str) -> Steps:
     """A line at the default threshold of ``check``, which fails below it."""
-    return [{"color": "red", "value": None}, {"color": "green", "value": threshold_line(check)}]
+    return below(threshold_line(check))
 
 
 def _target(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> Target:
@@ -88,14 +93,28 @@ def _targets(queries: Sequence[tuple[str, str]], instant: bool = False) -> list[
     return [_target(expr, legend, chr(ord("A") + i), instant) for i, (expr, legend) in enumerate(queries)]
 
 
+def runbooks(alerts: Sequence[str]) -> list[DataLink]:
+    """A link to the runbook section of each alert, by its full name; an alert the rules lack is a ``KeyError``."""
+    unknown = sorted(set(alerts) - _ALERTS)
+    if unknown:
+        raise KeyError(f"no alert rule named {', '.join(unknown)}")
+    return [DataLink(title=f"Runbook: {alert}", linkUrl=_RULES.runbook_url(alert), isNewTab=True) for alert in alerts]
+
+
 def timeseries(
-    title: str, description: str, unit: str, queries: Sequence[tuple[str, str]], steps: Steps | None = None
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[tuple[str, str]],
+    steps: Steps | None = None,
+    alerts: Sequence[str] = (),
 ) -> TimeSeries:
     return TimeSeries(
         title=title,
         description=description,
         unit=unit,
         dataSource=DATASOURCE,
+        links=runbooks(alerts),
         targets=_targets(queries),
         thresholds=steps or [{"color": "green", "value": None}],
         thresholdsStyleMode="line" if steps else "off",
@@ -104,12 +123,15 @@ def timeseries(
     )
 
 
-def stat(title: str, description: str, unit: str, expr: str, steps: Steps | None = None) -> Stat:
+def stat(
+    title: str, description: str, unit: str, expr: str, steps: Steps | None = None, alerts: Sequence[str] = ()
+) -> Stat:
     return Stat(
         title=title,
         description=description,
         format=unit,
         dataSource=DATASOURCE,
+        links=runbooks(alerts),
         targets=[_target(expr)],
         thresholds=steps or [{"color": "blue", "value": None}],
         reduceCalc="lastNotNull",
@@ -117,12 +139,15 @@ def stat(title: str, description: str, unit: str, expr: str, steps: Steps | None
     )
 
 
-def table(title: str, description: str, unit: str, queries: Sequence[tuple[str, str]]) -> Table:
+def table(
+    title: str, description: str, unit: str, queries: Sequence[tuple[str, str]], alerts: Sequence[str] = ()
+) -> Table:
     return Table(
         title=title,
         description=description,
         unit=unit,
         dataSource=DATASOURCE,
+        links=runbooks(alerts),
         targets=_targets(queries, instant=True),
         transformations=[
             {"id": "merge", "options": {}},
@@ -140,55 +165,3 @@ def layout(rows: Sequence[Row], height: int = 8) -> list[Panel]:
             placed.append(attrs.evolve(panel, gridPos=GridPos(h=height, w=width, x=x, y=y * height)))
             x += width
     return placed
-
-
-def _query(name: str, expr: str, label: str) -> Template:
-    return Template(
-        name=name,
-        label=label,
-        query={"query": expr, "refId": f"{name}-query"},
-        dataSource=DATASOURCE,
-        type="query",
-        refresh=2,
-        sort=1,
-    )
-
-
-def _templating() -> Templating:
-    score = select("envparity_parity_score")
-    return Templating(
-        [
-            Template(name="datasource", label="Data source", query="prometheus", type="datasource"),
-            _query("service", f"label_values({score}, service)", "Service"),
-            _query("baseline", f'label_values({score}{{service="$service"}}, baseline)', "Baseline"),
-            _query("target", f'label_values({score}{{service="$service", baseline="$baseline"}}, target)', "Target"),
-            Template(
-                name="collector_url",
-                label="Collector URL",
-                query=COLLECTOR_URL,
-                default=COLLECTOR_URL,
-                type="textbox",
-            ),
-        ]
-    )
-
-
-def dashboard(uid: str, title: str, description: str, panels: list[Panel]) -> Dashboard:
-    """A dashboard with the shared variables, links and time settings."""
-    return Dashboard(
-        uid=uid,
-        title=title,
-        description=description,
-        tags=[TAG],
-        timezone="utc",
-        refresh="1m",
-        time=Time("now-6h", "now"),
-        templating=_templating(),
-        links=[
-            DashboardLink(
-                type="dashboards", tags=[TAG], asDropdown=True, includeVars=True, keepTime=True, title="envparity"
-            ),
-            DashboardLink(type="link", uri=REPORT_URL, title="HTML report", targetBlank=True, icon="doc"),
-        ],
-        panels=panels,
-    ).auto_panel_ids()

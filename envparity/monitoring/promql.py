@@ -72,3 +72,8 @@ def value_while(matchers: str, status: str) -> str:
     """A check's measured value, kept only while its status satisfies ``status`` (e.g. ``== 2``)."""
     value, verdict = select("envparity_check_value", matchers), select("envparity_check_status", matchers)
     return f"{value} and on ({CHECK_BY}) {verdict} {status}"
+
+
+def collector_up(job: str, matchers: str = "") -> str:
+    """Prometheus's own ``up`` series of the collector's scrape job (not in the catalogue: Prometheus writes it)."""
+    return f'up{{job="{job}"{", " + matchers if matchers else ""}}}'

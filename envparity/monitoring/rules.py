@@ -10,12 +10,21 @@ file it reads) and shows ``envparity_check_value`` in its description, so that a
 threshold changed for a service changes its alerts too. Drift alerts keep the
 ``service``, ``baseline``, ``target`` and ``subject`` (feature, package, config
 key, artifact) labels, so Alertmanager deduplicates and groups by service and
-artifact. Fingerprint drift pages only when the target matches the production
-pattern; every other target gets a ticket.
+artifact.
+
+Severity follows the environment an alert concerns: the ``target`` of a pair,
+the ``environment`` of an agent or a GPU. Each such alert is two rules of one
+name, ``critical`` where that label names a paging environment
+(``RuleSettings.paging_environments``) and ``warning`` elsewhere, so a drift of
+staging against production opens a ticket and the same drift of production
+pages. Two kinds keep one severity: ``DataDriftWarning``, the ticket tier below
+``DataDriftCritical``, and the collector's own health (``EvaluationStalled``,
+``CollectorDown``), which concerns no environment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,7 @@ from envparity.monitoring.promql import (
     WARN,
     check,
     checks,
+    collector_up,
     layer,
     one_of,
     select,
@@ -39,9 +49,13 @@ from envparity.monitoring.promql import (
 PREFIX = "EnvParity"
 RULES_FILE = "envparity-alerts.yml"
 DEFAULT_RUNBOOK = "https://github.com/envparity/envparity/blob/main/docs/runbooks.md"
+PAGING_ENVIRONMENTS = ("production", "prod", "prd", "live")
+CRITICAL, WARNING = "critical", "warning"
 # the distribution checks that can fail a prediction or confidence distribution, and those two subjects
 _PREDICTION_DRIFT = ("psi", "wasserstein", "ks", "chi2")
 _PREDICTION_SUBJECTS = ("prediction", "confidence")
+
+Where = Callable[[str], str]  # an expression built around extra matchers (the environment's, say)
 
 
 @dataclass(frozen=True)
@@ -49,74 +63,110 @@ class RuleSettings:
     """What the generated rules depend on; the committed files use the defaults."""
 
     ticket_after: str = "15m"  # a drift above the warn threshold this long opens a ticket
-    page_after: str = "30m"  # a failing drift this long pages
+    page_after: str = "30m"  # a failing drift this long raises its alert
     fingerprint_after: str = "5m"  # fingerprints are exact: a short wait rides out a rolling deploy
     absent_after: str = "10m"  # an agent silent this long, an evaluation stalled this long
     agent_silent_s: int = 600
     evaluation_stalled_s: int = 600
-    production: str = "prod|production"  # regex of target environments where fingerprint drift pages
+    paging_environments: tuple[str, ...] = PAGING_ENVIRONMENTS  # where an alert pages; elsewhere it opens a ticket
     collector_job: str = "envparity-collector"
     runbook: str = DEFAULT_RUNBOOK
 
+    @property
+    def paging(self) -> str:
+        """The paging environments as one regex; PromQL anchors ``=~`` at both ends, so ``prod`` misses ``preprod``."""
+        return one_of(self.paging_environments)
+
+    def runbook_url(self, alert: str) -> str:
+        """The link to ``alert``'s section of the runbooks (its heading's anchor)."""
+        return f"{self.runbook}#{alert.lower()}"
+
 
 def _alert(
-    s: RuleSettings, name: str, expr: str, wait: str, severity: str, summary: str, description: str, **labels: str
+    s: RuleSettings, name: str, expr: str, wait: str, severity: str, summary: str, description: str
 ) -> dict[str, Any]:
     return {
         "alert": f"{PREFIX}{name}",
         "expr": expr,
         "for": wait,
-        "labels": {"severity": severity, **labels},
+        "labels": {"severity": severity},
         "annotations": {
             "summary": summary,
             "description": description,
-            "runbook_url": f"{s.runbook}#{(PREFIX + name).lower()}",
+            "runbook_url": s.runbook_url(PREFIX + name),
         },
     }
+
+
+def _by_environment(
+    s: RuleSettings, label: str, name: str, expr: Where, wait: str, summary: str, description: str
+) -> list[dict[str, Any]]:
+    """The alert as two rules: ``critical`` where ``label`` names a paging environment, ``warning`` elsewhere."""
+    return [
+        _alert(s, name, expr(f'{label}{match}"{s.paging}"'), wait, severity, summary, description)
+        for severity, match in ((CRITICAL, "=~"), (WARNING, "!~"))
+    ]
+
+
+def _failing_value(matchers: str) -> Where:
+    """A check's measured value while the collector fails it, narrowed by the matchers given later."""
+    return lambda where: value_while(f"{matchers}, {where}", FAILING)
 
 
 _PAIR_TEXT = "{{ $labels.service }}: {{ $labels.target }} against {{ $labels.baseline }}"
 
 
+def _prediction_drift(where: str) -> str:
+    """The prediction's PSI while any distribution check of the prediction or the confidence fails."""
+    distributions = f'{layer("prediction")}, {checks(_PREDICTION_DRIFT)}, subject=~"{one_of(_PREDICTION_SUBJECTS)}"'
+    return (
+        f"{select('envparity_check_value', check('psi', 'prediction'))} and on ({PAIR_BY}, subject) "
+        f"max by ({PAIR_BY}, subject) ({select('envparity_check_status', f'{distributions}, {where}')}) {FAILING}"
+    )
+
+
+def _schema_mismatch(where: str) -> str:
+    schema = check("schema")
+    return f"{select('envparity_check_status', f'{schema}, {where}')} {FAILING}"
+
+
 def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
     psi = check("psi", "data")
-    prediction = f'{layer("prediction")}, {checks(_PREDICTION_DRIFT)}, subject=~"{one_of(_PREDICTION_SUBJECTS)}"'
     return [
         _alert(
             s,
             "DataDriftWarning",
             value_while(psi, f">= {WARN}"),
             s.ticket_after,
-            "warning",
+            WARNING,
             "A feature's distribution drifted above the PSI warn threshold.",
             f'{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf "%.3f" }}}}.',
         ),
-        _alert(
+        *_by_environment(
             s,
+            "target",
             "DataDriftCritical",
-            value_while(psi, FAILING),
+            _failing_value(psi),
             s.page_after,
-            "critical",
             "A feature's distribution drifted beyond the PSI fail threshold for a sustained period.",
             f'{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf "%.3f" }}}}, '
             "significant after correction for the features tested.",
         ),
-        _alert(
+        *_by_environment(
             s,
+            "target",
             "PredictionDrift",
-            f"{select('envparity_check_value', check('psi', 'prediction'))} and on ({PAIR_BY}, subject) "
-            f"max by ({PAIR_BY}, subject) ({select('envparity_check_status', prediction)}) {FAILING}",
+            _prediction_drift,
             s.page_after,
-            "critical",
             "The model's predictions are distributed differently in the target than in the baseline.",
             f'{_PAIR_TEXT}: {{{{ $labels.subject }}}} distribution drifted (PSI {{{{ $value | printf "%.3f" }}}}).',
         ),
-        _alert(
+        *_by_environment(
             s,
+            "target",
             "SchemaMismatch",
-            f"{select('envparity_check_status', check('schema'))} {FAILING}",
+            _schema_mismatch,
             s.ticket_after,
-            "warning",
             "A feature is missing, new or of another type in the target.",
             f"{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} differs in schema.",
         ),
@@ -131,63 +181,67 @@ _DIMENSIONS = {
 }
 
 
+def _fingerprint_differs(dimension: str) -> Where:
+    """Each differing subject of a fingerprint dimension, once (a subject may fail several checks)."""
+    return lambda where: (
+        f"max by ({PAIR_BY}, layer, subject) ({select('envparity_check_status', f'{layer(dimension)}, {where}')}) "
+        f"{FAILING}"
+    )
+
+
 def _fingerprint_rules(s: RuleSettings) -> list[dict[str, Any]]:
-    """Two alerts per fingerprint dimension of the model (a dimension without an alert is a ``KeyError``)."""
+    """One alert per fingerprint dimension of the model (a dimension without an alert is a ``KeyError``)."""
     rules = []
     for dimension in FINGERPRINT_LAYERS:
         name, summary = _DIMENSIONS[dimension]
-        for severity, match in (("critical", "=~"), ("warning", "!~")):
-            selector = f'{layer(dimension)}, target{match}"{s.production}"'
-            rules.append(
-                _alert(
-                    s,
-                    name,
-                    f"max by ({PAIR_BY}, layer, subject) ({select('envparity_check_status', selector)}) {FAILING}",
-                    s.fingerprint_after,
-                    severity,
-                    summary,
-                    f"{_PAIR_TEXT}: {{{{ $labels.subject }}}} differs ({{{{ $labels.layer }}}}).",
-                )
-            )
+        rules += _by_environment(
+            s,
+            "target",
+            name,
+            _fingerprint_differs(dimension),
+            s.fingerprint_after,
+            summary,
+            f"{_PAIR_TEXT}: {{{{ $labels.subject }}}} differs ({{{{ $labels.layer }}}}).",
+        )
     return rules
 
 
 def _serving_rules(s: RuleSettings) -> list[dict[str, Any]]:
     return [
-        _alert(
+        *_by_environment(
             s,
+            "target",
             "LatencyP99Ratio",
-            value_while(check("latency_p99_ratio"), FAILING),
+            _failing_value(check("latency_p99_ratio")),
             s.ticket_after,
-            "warning",
             f"The target's p99 latency ratio to the baseline fails `{check_spec('latency_p99_ratio').threshold}`.",
             f'{_PAIR_TEXT}: p99 latency ratio {{{{ $value | printf "%.2f" }}}}.',
         ),
-        _alert(
+        *_by_environment(
             s,
+            "target",
             "ErrorRateParity",
-            value_while(check("error_rate"), FAILING),
+            _failing_value(check("error_rate")),
             s.ticket_after,
-            "critical",
             "The target fails more requests than the baseline.",
             f"{_PAIR_TEXT}: error rate {{{{ $value | humanizePercentage }}}} in the target.",
         ),
-        _alert(
+        *_by_environment(
             s,
+            "target",
             "ShadowAgreementLow",
-            value_while(check("shadow_agreement"), FAILING),
+            _failing_value(check("shadow_agreement")),
             s.ticket_after,
-            "critical",
             "Shadow traffic: the target's agreement with the baseline fails "
             f"`{check_spec('shadow_agreement').threshold}`.",
             f"{_PAIR_TEXT}: {{{{ $value | humanizePercentage }}}} of shadowed requests agree.",
         ),
-        _alert(
+        *_by_environment(
             s,
+            "environment",
             "GpuLost",
-            f"{select('envparity_gpu_lost')} == 1",
+            lambda where: f"{select('envparity_gpu_lost', where)} == 1",
             s.fingerprint_after,
-            "warning",
             "A GPU stopped answering NVML.",
             "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) of {{ $labels.service }}/{{ $labels.environment }} "
             "on {{ $labels.hostname }} is lost.",
@@ -196,14 +250,17 @@ def _serving_rules(s: RuleSettings) -> list[dict[str, Any]]:
 
 
 def _health_rules(s: RuleSettings) -> list[dict[str, Any]]:
-    up = f'up{{job="{s.collector_job}"}}'
+    up = collector_up(s.collector_job)
     return [
-        _alert(
+        *_by_environment(
             s,
+            "environment",
             "AgentAbsent",
-            f"time() - {select('envparity_environment_last_snapshot_timestamp_seconds')} > {s.agent_silent_s}",
+            lambda where: (
+                f"time() - {select('envparity_environment_last_snapshot_timestamp_seconds', where)} "
+                f"> {s.agent_silent_s}"
+            ),
             s.absent_after,
-            "warning",
             "No agent of an environment has sent a snapshot recently.",
             "{{ $labels.service }}/{{ $labels.environment }}: last snapshot {{ $value | humanizeDuration }} ago.",
         ),
@@ -212,7 +269,7 @@ def _health_rules(s: RuleSettings) -> list[dict[str, Any]]:
             "EvaluationStalled",
             f"time() - {select('envparity_evaluation_last_success_timestamp_seconds')} > {s.evaluation_stalled_s}",
             s.absent_after,
-            "warning",
+            WARNING,
             "The collector has not finished a parity evaluation recently.",
             "Collector {{ $labels.instance }}: last evaluation finished {{ $value | humanizeDuration }} ago.",
         ),
@@ -221,7 +278,7 @@ def _health_rules(s: RuleSettings) -> list[dict[str, Any]]:
             "CollectorDown",
             f"{up} == 0 or absent({up})",
             "5m",
-            "critical",
+            CRITICAL,
             "Prometheus cannot scrape the envparity collector.",
             "Prometheus job {{ $labels.job }} has no reachable collector"
             "{{ if $labels.instance }} ({{ $labels.instance }}){{ end }}.",
