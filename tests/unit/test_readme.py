@@ -401,3 +401,11 @@ def test_configuration_lists_every_environment_variable() -> None:
     used = {name for p in sources for name in re.findall(r"\bENVPARITY_[A-Z0-9_]*[A-Z0-9]\b", p.read_text())}
     missing = sorted(name for name in used if f"`{name}`" not in text)
     assert not missing, f"docs/configuration.md does not list {missing}"
+
+
+def test_configuration_lists_the_default_environment_prefixes() -> None:
+    from envparity.agent.fingerprint.config import DEFAULT_ENV_PREFIXES
+
+    text = (REPO / "docs" / "configuration.md").read_text()
+    missing = [prefix for prefix in DEFAULT_ENV_PREFIXES if f"`{prefix}`" not in text]
+    assert not missing, f"docs/configuration.md does not list the default --env-prefix prefixes {missing}"
