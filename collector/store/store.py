@@ -1,9 +1,9 @@
-"""The collector's store: idempotent snapshot ingest and the queries the API answers.
+"""The collector's store: the writes (snapshots, outcomes, evaluations) and the queries the API answers.
 
 One code path for DuckDB (a file, the default) and PostgreSQL (by URL), through
-SQLAlchemy Core. Ingest is one transaction and idempotent by (agent id,
-sequence): a repeat of the same body is a duplicate and stores nothing; the
-same sequence with a different body is refused as a conflict.
+SQLAlchemy Core. A snapshot is written in one transaction, idempotent by (agent
+id, sequence) (``ingest``); the engine's window of an environment is read by the
+store's readers (``environment_reader``, ``feature_reader``).
 """
 
 from __future__ import annotations
@@ -63,12 +63,66 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
-    # --- ingest ---------------------------------------------------------------
+    # --- writes ---------------------------------------------------------------
 
     def ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
         """Store a snapshot in one transaction, exactly once per (agent, sequence)."""
         with self._writing(), self.engine.begin() as conn:
             return ingest_snapshot(conn, snap, body_sha256, received_at)
+
+    def add_outcomes(self, service: str, environment: str, items: list[Outcome]) -> int:
+        """Outcomes posted directly (``POST /v1/outcomes``), joined to predictions by request id."""
+        with self._writing(), self.engine.begin() as conn:
+            return insert_outcomes(conn, service, environment, items, datetime.now(UTC))
+
+    def _writing(self) -> contextlib.AbstractContextManager[object]:
+        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+
+    def save_evaluations(self, evaluations: list[EvaluationRecord]) -> list[str]:
+        """Store evaluations of a window in one transaction; returns their ids."""
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "service": e.service,
+                "baseline": e.baseline,
+                "target": e.target,
+                "evaluated_at": naive_utc(e.evaluated_at or datetime.now(UTC)),
+                "window_start": naive_utc(e.window_start) if e.window_start else None,
+                "window_end": naive_utc(e.window_end) if e.window_end else None,
+                "status": e.status,
+                "score": e.score,
+                "body": e.model_dump_json(),
+            }
+            for e in evaluations
+        ]
+        if rows:
+            with self._writing(), self.engine.begin() as conn:
+                conn.execute(schema.evaluations.insert(), rows)
+        return [str(r["id"]) for r in rows]
+
+    # --- queries ----------------------------------------------------------------
+
+    def evaluations(
+        self, service: str, baseline: str, target: str, at: datetime | None = None, limit: int = 1
+    ) -> list[EvaluationRecord]:
+        """Stored evaluations of a pair, newest first (at or before ``at`` when given)."""
+        e = schema.evaluations
+        query = sa.select(e.c.body).where(e.c.service == service, e.c.baseline == baseline, e.c.target == target)
+        if at is not None:
+            query = query.where(e.c.evaluated_at <= naive_utc(at))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(e.c.evaluated_at.desc()).limit(limit)).scalars().all()
+        return [EvaluationRecord.model_validate_json(r) for r in rows]
+
+    def environment_names(self) -> dict[str, list[str]]:
+        """Service -> environments with any snapshot."""
+        s = schema.snapshots
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s.c.service, s.c.environment).distinct()).all()
+        names: dict[str, list[str]] = {}
+        for service, environment in rows:
+            names.setdefault(service, []).append(environment)
+        return {k: sorted(v) for k, v in sorted(names.items())}
 
     def latest_gpu_windows(self) -> list[dict[str, Any]]:
         """The newest window of every GPU (by service, environment and UUID)."""
@@ -104,60 +158,6 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [{**r, "last_received": as_utc(r["last_received"])} for r in rows]
-
-    def add_outcomes(self, service: str, environment: str, items: list[Outcome]) -> int:
-        """Outcomes posted directly (``POST /v1/outcomes``), joined to predictions by request id."""
-        with self._writing(), self.engine.begin() as conn:
-            return insert_outcomes(conn, service, environment, items, datetime.now(UTC))
-
-    def _writing(self) -> contextlib.AbstractContextManager[object]:
-        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
-
-    def save_evaluations(self, evaluations: list[EvaluationRecord]) -> list[str]:
-        """Store evaluations of a window in one transaction; returns their ids."""
-        rows = [
-            {
-                "id": str(uuid.uuid4()),
-                "service": e.service,
-                "baseline": e.baseline,
-                "target": e.target,
-                "evaluated_at": naive_utc(e.evaluated_at or datetime.now(UTC)),
-                "window_start": naive_utc(e.window_start) if e.window_start else None,
-                "window_end": naive_utc(e.window_end) if e.window_end else None,
-                "status": e.status,
-                "score": e.score,
-                "body": e.model_dump_json(),
-            }
-            for e in evaluations
-        ]
-        if rows:
-            with self._writing(), self.engine.begin() as conn:
-                conn.execute(schema.evaluations.insert(), rows)
-        return [str(r["id"]) for r in rows]
-
-    def evaluations(
-        self, service: str, baseline: str, target: str, at: datetime | None = None, limit: int = 1
-    ) -> list[EvaluationRecord]:
-        """Stored evaluations of a pair, newest first (at or before ``at`` when given)."""
-        e = schema.evaluations
-        query = sa.select(e.c.body).where(e.c.service == service, e.c.baseline == baseline, e.c.target == target)
-        if at is not None:
-            query = query.where(e.c.evaluated_at <= naive_utc(at))
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(e.c.evaluated_at.desc()).limit(limit)).scalars().all()
-        return [EvaluationRecord.model_validate_json(r) for r in rows]
-
-    def environment_names(self) -> dict[str, list[str]]:
-        """Service -> environments with any snapshot."""
-        s = schema.snapshots
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(s.c.service, s.c.environment).distinct()).all()
-        names: dict[str, list[str]] = {}
-        for service, environment in rows:
-            names.setdefault(service, []).append(environment)
-        return {k: sorted(v) for k, v in sorted(names.items())}
-
-    # --- queries ----------------------------------------------------------------
 
     def environments(self) -> list[dict[str, Any]]:
         """Per service and environment: agents, last seen, counts, current fingerprint."""
