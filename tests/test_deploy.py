@@ -100,6 +100,11 @@ def test_environment_and_paging_come_from_the_overlay(overlay: str) -> None:
         assert settings == {"ENVPARITY_ENVIRONMENT": ENVIRONMENT[overlay], "ENVPARITY_COLLECTOR": url}
     paging = config(overlay, "envparity-collector", namespace)["ENVPARITY_PAGING_ENVIRONMENTS"]
     assert paging == ("production" if overlay == "prod" else "")
+    # the alert rules agree: critical (paging) exactly where the target is a paging environment
+    rules = str(find(overlay, "PrometheusRule", "envparity-alerts")[0]["spec"])
+    (pattern,) = set(re.findall(r'target=~"([^"]+)"', rules))
+    pages = re.fullmatch(pattern, ENVIRONMENT[overlay]) is not None
+    assert pages == (ENVIRONMENT[overlay] in paging.split(","))
 
 
 def test_only_agents_and_prometheus_reach_the_collector(overlay: str) -> None:
