@@ -123,7 +123,7 @@ def test_refused_snapshot_goes_to_dead_letter(tmp_path, start_collector, store_u
 @pytest.mark.parametrize("store_url", ["duckdb"], indirect=True)
 def test_wrong_token_keeps_snapshots_spooled(tmp_path, start_collector, store_url):
     tokens = tmp_path / "tokens.yaml"
-    tokens.write_text("tokens:\n  - {name: staging, token: good-token, write: ['fraud/staging']}\n")
+    tokens.write_text("tokens:\n  - {name: staging, token: good-token, write: ['fraud/staging'], read: true}\n")
     collector = start_collector(store_url, "--tokens-file", str(tokens))
     spool = tmp_path / "spool"
     wrong = run_cli(*agent_args(collector.url, spool), "--token", "bad-token")
