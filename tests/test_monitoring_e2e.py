@@ -2,10 +2,12 @@
 
 Two environments of one service with a planted feature drift and a package
 difference are evaluated both ways (staging -> production and production ->
-staging). The critical alert for the production target must reach the pager
-with its labels, the one for the staging target must not page (the example
-Alertmanager configuration routes it to the ticket queue), and every query of
-every generated dashboard panel must return data from this Prometheus.
+staging). The alert for the production target is critical and must reach the
+pager with its labels; the same drift with the staging target is a warning,
+which the example Alertmanager configuration sends to the ticket queue, never
+the pager. Every query of every generated dashboard panel must return data from
+this Prometheus (with All clusters and namespaces: the collector's series carry
+neither label), and a panel showing a date must read milliseconds.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pytest
 import yaml
 from helpers import REPO, base_fingerprint, post_snapshot
 from monitoring_servers import WebhookSink, alertmanager, prometheus
-from test_monitoring import VARIABLES, panel_queries, substitute
+from test_monitoring_dashboards import VARIABLES, dashboard_files, panel_queries, substitute
 
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import (
@@ -175,6 +177,7 @@ def test_alerts_route_and_dashboards_read_prometheus(traffic, tmp_path: Path) ->
             with prometheus(prom_config, tmp_path / "prom") as prom:
                 _assert_pages(sink)
                 _assert_panels_have_data(prom)
+                _assert_dates_in_milliseconds(prom)
     finally:
         sink.close()
 
@@ -195,7 +198,7 @@ def _assert_pages(sink: WebhookSink) -> None:
     package = wait_until("the package drift page", lambda: paged("EnvParityPackageDrift", "production"))
     assert package[0]["labels"]["subject"] == "package:numpy"
 
-    # the same failing drift with the staging target is critical too, but goes to the ticket queue
+    # the same failing drift with the staging target (production is its baseline) is a warning: a ticket
     def ticketed() -> list[dict[str, Any]]:
         return [
             a
@@ -203,8 +206,10 @@ def _assert_pages(sink: WebhookSink) -> None:
             if a["labels"]["alertname"] == "EnvParityDataDriftCritical" and a["labels"]["target"] == "staging"
         ]
 
-    wait_until("the non-production drift ticket", ticketed)
+    ticket = wait_until("the non-production drift ticket", ticketed)
+    assert ticket[0]["labels"]["severity"] == "warning" and ticket[0]["labels"]["baseline"] == "production"
     assert [a for a in sink.alerts("/pager") if a["labels"].get("target") == "staging"] == []
+    assert {a["labels"]["severity"] for a in sink.alerts("/pager")} == {"critical"}
     # fingerprint drift against a non-production target is a warning: a ticket, never a page
     wait_until(
         "the package drift ticket for staging",
@@ -230,6 +235,22 @@ def _assert_panels_have_data(prom: str) -> None:
         wait_until("data for every panel", all_answer, timeout_s=60)
     except AssertionError:
         raise AssertionError("panels without data:\n" + "\n".join(empty)) from None
+
+
+def _assert_dates_in_milliseconds(prom: str) -> None:
+    """Grafana's date units read milliseconds: every value a date panel shows is a time of the last hour."""
+    dated = [
+        (f"{file} / {panel['title']}", target["expr"])
+        for file, board in dashboard_files().items()
+        for panel in board["panels"]
+        if panel["fieldConfig"]["defaults"]["unit"].startswith("dateTime")
+        for target in panel["targets"]
+    ]
+    assert dated
+    now_ms = time.time() * 1000
+    for where, expr in dated:
+        values = [float(sample["value"][1]) for sample in query(prom, substitute(expr))]
+        assert values and all(now_ms - 3_600_000 < v <= now_ms + 60_000 for v in values), f"{where}: {values}"
 
 
 def test_scrape_is_promtool_clean_and_catalogued(traffic) -> None:
