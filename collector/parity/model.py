@@ -11,6 +11,7 @@ YAML file given to the collector (``--thresholds``)::
       fraud:
         latency_ratio_max: 1.5
         pairs: [{baseline: production, target: staging}]
+        lineage: {amount_z: [artifact:normalisation]}
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Status = Literal["ok", "warn", "fail", "insufficient_data"]
 Layer = Literal[
@@ -85,6 +86,17 @@ class Pair(BaseModel):
 
 class ServiceConfig(Thresholds):
     pairs: list[Pair] = Field(default_factory=list)
+    # subject (a feature, ``prediction``) -> the fingerprint keys it depends on, for the probable causes
+    lineage: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("lineage")
+    @classmethod
+    def _named(cls, lineage: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Every subject and cause key named: an empty one would link nothing or, as a prefix, everything."""
+        blank = [s for s, keys in lineage.items() if not s.strip() or any(not k.strip() for k in keys)]
+        if blank:
+            raise ValueError(f"lineage of {', '.join(map(repr, blank))}: subjects and keys must not be empty")
+        return lineage
 
 
 class ThresholdsFile(BaseModel):
@@ -118,6 +130,11 @@ class ParityConfig:
 
     def thresholds(self, service: str) -> Thresholds:
         return self._services.get(service, self.defaults)
+
+    def lineage(self, service: str) -> dict[str, list[str]]:
+        """What each subject of the service depends on, as declared (none by default)."""
+        configured = self._services.get(service)
+        return configured.lineage if configured else {}
 
     def pairs(self, service: str, environments: list[str]) -> list[Pair]:
         """Configured pairs, else every environment against ``production`` (or the first one)."""
