@@ -24,8 +24,8 @@ from dotenv import dotenv_values
 from envparity.agent.fingerprint.secrets import config_value, content_hash
 from envparity.agent.wire import ConfigFile, ConfigFingerprint, ConfigValue
 
+# The agent's own settings (ENVPARITY_*) are not the model's environment: they are left out.
 DEFAULT_ENV_PREFIXES: tuple[str, ...] = (
-    "ENVPARITY_",
     "MODEL_",
     "FEATURE_",
     "CUDA_",
