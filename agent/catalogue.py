@@ -16,7 +16,7 @@ metrics``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -235,3 +235,28 @@ def spec(name: str) -> MetricSpec:
 def series_names() -> dict[str, MetricSpec]:
     """Every sample name a scrape can show, mapped to its family."""
     return {series: m for m in METRICS for series in m.series}
+
+
+_Instrument = TypeVar("_Instrument", Counter, Gauge, Histogram)
+_Family = TypeVar("_Family", CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily)
+
+
+def instrument(
+    registry: CollectorRegistry, name: str, kind: type[_Instrument], buckets: tuple[float, ...] = ()
+) -> _Instrument:
+    """The catalogue's instrument ``name`` registered in ``registry``; it must be of ``kind``."""
+    return _of_kind(name, spec(name).instrument(registry, buckets), kind)
+
+
+def family(name: str, kind: type[_Family]) -> _Family:
+    """An empty metric family of the catalogue's ``name`` for a custom collector; it must be of ``kind``."""
+    return _of_kind(name, spec(name).family(), kind)
+
+
+_T = TypeVar("_T")
+
+
+def _of_kind(name: str, made: object, kind: type[_T]) -> _T:
+    if not isinstance(made, kind):
+        raise TypeError(f"{name} is a {type(made).__name__} in the metric catalogue, not a {kind.__name__}")
+    return made

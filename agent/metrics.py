@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from envparity.agent.catalogue import spec
-
-_Instrument = TypeVar("_Instrument", Counter, Gauge, Histogram)
-
-
-def _instrument(
-    registry: CollectorRegistry, name: str, kind: type[_Instrument], buckets: tuple[float, ...] = ()
-) -> _Instrument:
-    """The catalogue's instrument ``name``, which must be of ``kind``."""
-    made = spec(name).instrument(registry, buckets)
-    if not isinstance(made, kind):
-        raise TypeError(f"{name} is a {type(made).__name__} in the metric catalogue, not a {kind.__name__}")
-    return made
+from envparity.agent.catalogue import instrument
 
 
 class AgentMetrics:
@@ -26,19 +12,19 @@ class AgentMetrics:
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
-        self.windows = _instrument(r, "envparity_agent_windows_sealed_total", Counter)
-        self.sent = _instrument(r, "envparity_agent_snapshots_sent_total", Counter)
-        self.spooled = _instrument(r, "envparity_agent_snapshots_spooled_total", Counter)
-        self.dropped = _instrument(r, "envparity_agent_snapshots_dropped_total", Counter)
-        self.push_seconds = _instrument(
+        self.windows = instrument(r, "envparity_agent_windows_sealed_total", Counter)
+        self.sent = instrument(r, "envparity_agent_snapshots_sent_total", Counter)
+        self.spooled = instrument(r, "envparity_agent_snapshots_spooled_total", Counter)
+        self.dropped = instrument(r, "envparity_agent_snapshots_dropped_total", Counter)
+        self.push_seconds = instrument(
             r,
             "envparity_agent_push_duration_seconds",
             Histogram,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.spool_bytes = _instrument(r, "envparity_agent_spool_bytes", Gauge)
-        self.records = _instrument(r, "envparity_agent_requests_recorded_total", Counter)
-        self.shadow = _instrument(r, "envparity_agent_shadow_requests_total", Counter)
+        self.spool_bytes = instrument(r, "envparity_agent_spool_bytes", Gauge)
+        self.records = instrument(r, "envparity_agent_requests_recorded_total", Counter)
+        self.shadow = instrument(r, "envparity_agent_shadow_requests_total", Counter)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host, registry=self.registry)

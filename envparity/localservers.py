@@ -28,7 +28,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for_http(
+    url: str, timeout_s: float = 30.0, proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None
+) -> None:
     """Wait until ``url`` answers 200; fail early if ``proc`` exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from envparity.agent.catalogue import GPU_GAUGES, spec
+from envparity.agent.catalogue import GPU_GAUGES, family
 from envparity.collector.store import Store
 
 
@@ -25,8 +25,8 @@ class GpuCollector(Collector):
         self.store = store
 
     def collect(self) -> Iterable[Metric]:
-        families = {m.name: m.family() for m in GPU_GAUGES}
-        lost = spec("envparity_gpu_lost").family()
+        families = {m.name: family(m.name, GaugeMetricFamily) for m in GPU_GAUGES}
+        lost = family("envparity_gpu_lost", GaugeMetricFamily)
         for row in self.store.latest_gpu_windows():
             labels = [
                 str(row["gpu_index"]),

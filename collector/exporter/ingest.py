@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from envparity.agent.catalogue import spec
+from envparity.agent.catalogue import instrument
 
 
 class CollectorMetrics:
@@ -12,6 +12,6 @@ class CollectorMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.snapshots = spec("envparity_snapshots_ingested_total").instrument(self.registry)
-        self.ingest_seconds = spec("envparity_ingest_duration_seconds").instrument(self.registry)
-        self.rows = spec("envparity_rows_stored_total").instrument(self.registry)
+        self.snapshots = instrument(self.registry, "envparity_snapshots_ingested_total", Counter)
+        self.ingest_seconds = instrument(self.registry, "envparity_ingest_duration_seconds", Histogram)
+        self.rows = instrument(self.registry, "envparity_rows_stored_total", Counter)
