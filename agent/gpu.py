@@ -1,4 +1,4 @@
-"""GPU identity and telemetry through NVML (the ``nvidia-ml-py`` bindings, imported as ``pynvml``).
+r"""GPU identity and telemetry through NVML (the ``nvidia-ml-py`` bindings, imported as ``pynvml``).
 
 Metric names are dcgm-exporter's field names where one exists, so dashboards
 built for dcgm-exporter read ours too:
@@ -12,12 +12,16 @@ built for dcgm-exporter read ours too:
 | DCGM_FI_DEV_POWER_USAGE              | W     | nvmlDeviceGetPowerUsage() / 1000             |
 | DCGM_FI_DEV_POWER_MGMT_LIMIT         | W     | nvmlDeviceGetEnforcedPowerLimit() / 1000     |
 | DCGM_FI_DEV_SM_CLOCK, _MEM_CLOCK     | MHz   | nvmlDeviceGetClockInfo(SM / MEM)            |
-| DCGM_FI_DEV_CLOCK_THROTTLE_REASONS   | mask  | nvmlDeviceGetCurrentClocksEventReasons()     |
+| DCGM_FI_DEV_CLOCK_THROTTLE_REASONS   | mask  | nvmlDeviceGetCurrentClocksEventReasons() *   |
 | DCGM_FI_DEV_ECC_SBE_VOL_TOTAL, _DBE_ | count | nvmlDeviceGetTotalEccErrors(volatile)        |
 | DCGM_FI_DEV_PCIE_TX_THROUGHPUT, _RX_ | KB/s  | nvmlDeviceGetPcieThroughput()               |
-| envparity_gpu_processes              | count | nvmlDeviceGetComputeRunningProcesses()       |
+| envparity_gpu_processes              | count | nvmlDeviceGetComputeRunningProcesses_v3() *  |
 
-A call the GPU answers with NOT_SUPPORTED leaves its metric absent, never zero.
+\* On a driver that predates the call, its older form: ``...ThrottleReasons()``, ``..._v2()``.
+
+A call the GPU answers with NOT_SUPPORTED, or that the driver predates
+(FUNCTION_NOT_FOUND, e.g. compute capability or MIG mode on older branches),
+leaves its field or metric absent, never zero; the rest is read.
 Without the NVML library there is no GPU section and one log line. A GPU that
 answers GPU_IS_LOST is reported as lost, and picked up again when it answers.
 A window reports the mean of its samples, except counters and masks (last value).
@@ -76,11 +80,23 @@ _T = TypeVar("_T")
 
 
 def _optional(call: Callable[..., _T], *args: object) -> _T | None:
-    """The value of an NVML call, or None when this GPU does not support it."""
+    """The value of an NVML call, or None when this GPU does not support it or the driver predates the call."""
     try:
         return call(*args)
-    except pynvml.NVMLError_NotSupported:
+    except (pynvml.NVMLError_NotSupported, pynvml.NVMLError_FunctionNotFound):
         return None
+
+
+def _newest(h: Any, *calls: Callable[[Any], _T]) -> _T | None:
+    """The value of the first of ``calls`` (newest first) that the driver has; None when the GPU does not support it."""
+    for call in calls:
+        try:
+            return call(h)
+        except pynvml.NVMLError_FunctionNotFound:
+            continue
+        except pynvml.NVMLError_NotSupported:
+            return None
+    return None
 
 
 def _text(value: Any) -> str:
@@ -146,14 +162,16 @@ def _read_device(h: Any) -> dict[str, float]:
     values["DCGM_FI_DEV_POWER_MGMT_LIMIT"] = limit / 1000 if limit is not None else None
     values["DCGM_FI_DEV_SM_CLOCK"] = _optional(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM)
     values["DCGM_FI_DEV_MEM_CLOCK"] = _optional(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_MEM)
-    values["DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"] = _optional(n.nvmlDeviceGetCurrentClocksEventReasons, h)
+    values["DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"] = _newest(
+        h, n.nvmlDeviceGetCurrentClocksEventReasons, n.nvmlDeviceGetCurrentClocksThrottleReasons
+    )
     for name, kind in (("SBE", n.NVML_MEMORY_ERROR_TYPE_CORRECTED), ("DBE", n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED)):
         values[f"DCGM_FI_DEV_ECC_{name}_VOL_TOTAL"] = _optional(
             n.nvmlDeviceGetTotalEccErrors, h, kind, n.NVML_VOLATILE_ECC
         )
     for name, counter in (("TX", n.NVML_PCIE_UTIL_TX_BYTES), ("RX", n.NVML_PCIE_UTIL_RX_BYTES)):
         values[f"DCGM_FI_DEV_PCIE_{name}_THROUGHPUT"] = _optional(n.nvmlDeviceGetPcieThroughput, h, counter)
-    procs = _optional(n.nvmlDeviceGetComputeRunningProcesses, h)
+    procs = _newest(h, n.nvmlDeviceGetComputeRunningProcesses_v3, n.nvmlDeviceGetComputeRunningProcesses_v2)
     values["envparity_gpu_processes"] = len(procs) if procs is not None else None
     return {k: float(v) for k, v in values.items() if v is not None}
 

@@ -19,17 +19,25 @@ from helpers import REPO, run_cli
 SOURCE = REPO / "tests" / "fake_nvml" / "fake_nvml.c"
 
 
-@pytest.fixture(scope="session")
-def fake_nvml(tmp_path_factory) -> Path:
-    """The fake driver library, compiled with the system compiler."""
+def compile_fake_nvml(out: Path, *defines: str) -> Path:
+    """The fake driver library in ``out``, compiled with the system compiler and ``-D`` each of ``defines``."""
     compiler = shutil.which("gcc") or shutil.which("cc")
     assert compiler, "a C compiler is needed (.ci/run installs gcc)"
-    out = tmp_path_factory.mktemp("nvml")
-    subprocess.run(
-        [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(out / "libnvidia-ml.so.1"), str(SOURCE)],
-        check=True,
-    )
+    flags = ["-shared", "-fPIC", "-O2", "-Wall", "-Werror", *(f"-D{d}" for d in defines)]
+    subprocess.run([compiler, *flags, "-o", str(out / "libnvidia-ml.so.1"), str(SOURCE)], check=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def fake_nvml(tmp_path_factory) -> Path:
+    """The fake driver library."""
+    return compile_fake_nvml(tmp_path_factory.mktemp("nvml"))
+
+
+@pytest.fixture(scope="session")
+def old_nvml(tmp_path_factory) -> Path:
+    """The fake library of a driver older than the bindings: some calls answer FUNCTION_NOT_FOUND."""
+    return compile_fake_nvml(tmp_path_factory.mktemp("nvml-old"), "FAKE_NVML_OLD_DRIVER")
 
 
 def nvml_env(lib: Path, **scenario: str) -> dict[str, str]:
@@ -69,6 +77,56 @@ def test_compute_parity_between_gpu_models(fake_nvml, tmp_path):
     assert items["gpu0.name"]["severity"] == "fail"
     assert items["gpu0.memory_total_bytes"]["baseline"] == str(16384 * 2**20)
     assert "gpu0.driver_version" not in items
+
+
+OLD_A100, OLD_A10G = "NVIDIA A100-SXM4-80GB:81920", "NVIDIA A10G:24576"
+
+
+def test_older_driver_keeps_every_gpu_in_the_fingerprint(old_nvml, tmp_path):
+    shown = {}
+    for name, gpus in (("production", f"{OLD_A100},{OLD_A10G}"), ("staging", f"{OLD_A10G},{OLD_A10G}")):
+        result = run_cli("fingerprint", "show", "--env-prefix", "NONE_", env=nvml_env(old_nvml, gpus=gpus))
+        assert result.returncode == 0 and "left out of the fingerprint" not in result.stderr, result.stderr
+        (tmp_path / f"{name}.json").write_text(result.stdout)
+        shown[name] = json.loads(result.stdout)["compute"]["gpus"]
+    a100, a10g = shown["production"]
+    assert a100["name"] == "NVIDIA A100-SXM4-80GB" and a100["memory_total_bytes"] == 81920 * 2**20
+    assert a10g["name"] == "NVIDIA A10G" and a10g["power_limit_watts"] == 70.0  # the rest is read
+    assert a100["compute_capability"] is None and a100["mig_mode"] is None  # FUNCTION_NOT_FOUND: absent
+    diff = run_cli(
+        "fingerprint", "diff", str(tmp_path / "staging.json"), str(tmp_path / "production.json"), "--format", "json"
+    )
+    assert diff.returncode == 1, diff.stdout
+    items = {i["key"]: i for i in json.loads(diff.stdout)["items"]}
+    assert items["gpu0.name"]["severity"] == "fail"
+    assert items["gpu0.memory_total_bytes"]["target"] == str(81920 * 2**20)
+
+
+SAMPLE_THREE_TIMES = """
+from envparity.agent.gpu import GpuSampler
+sampler = GpuSampler()
+for _ in range(3):
+    sampler.sample()
+print(sampler.seal().model_dump_json())
+"""
+
+
+def test_older_driver_telemetry_reads_what_the_driver_has(old_nvml):
+    result = subprocess.run(
+        [sys.executable, "-c", SAMPLE_THREE_TIMES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **nvml_env(old_nvml)},
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    devices = json.loads(result.stdout)["devices"]
+    assert [d["index"] for d in devices] == [0, 1]
+    for device in devices:
+        assert {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_POWER_USAGE"} <= set(device["values"])
+    a100, t4 = (d["values"] for d in devices)
+    assert t4["DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"] == 4  # read through the calls' older forms
+    assert a100["envparity_gpu_processes"] == 0 and "envparity_gpu_processes" not in t4
 
 
 def test_agent_reports_gpu_windows_to_the_collector(fake_nvml, tmp_path, start_collector):

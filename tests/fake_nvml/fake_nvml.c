@@ -9,6 +9,11 @@
  *
  * Values change with time since nvmlInit. GPU 1 answers NOT_SUPPORTED for ECC, PCIe throughput, MIG mode
  * and the process list, as consumer and older boards do.
+ *
+ * Compiled with -DFAKE_NVML_OLD_DRIVER it is a driver older than the bindings: the symbols that newer
+ * branches added (the clock-event-reasons name, CUDA compute capability, MIG mode, the v3 process list)
+ * are missing, so pynvml answers FUNCTION_NOT_FOUND for them; the older throttle-reasons name and the
+ * v2 process list remain.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +154,7 @@ nvmlReturn_t nvmlDeviceGetPciInfo_v3(void *handle, pci_t *pci) {
     return OK;
 }
 
+#ifndef FAKE_NVML_OLD_DRIVER
 nvmlReturn_t nvmlDeviceGetCudaComputeCapability(void *handle, int *major, int *minor) {
     DEVICE(handle)
     *major = g->cc_major;
@@ -162,6 +168,7 @@ nvmlReturn_t nvmlDeviceGetMigMode(void *handle, unsigned int *current, unsigned 
     *current = *pending = 0;
     return OK;
 }
+#endif
 
 nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(void *handle, unsigned int *limit) {
     DEVICE(handle)
@@ -205,14 +212,16 @@ nvmlReturn_t nvmlDeviceGetClockInfo(void *handle, int type, unsigned int *clock)
     return OK;
 }
 
-nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(void *handle, unsigned long long *reasons) {
+nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(void *handle, unsigned long long *reasons) {
     DEVICE(handle)
     *reasons = g->index == 1 ? 0x4ULL : 0x0ULL;  /* GPU 1: software power cap */
     return OK;
 }
-nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(void *h, unsigned long long *r) {
-    return nvmlDeviceGetCurrentClocksEventReasons(h, r);
+#ifndef FAKE_NVML_OLD_DRIVER
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(void *h, unsigned long long *r) {
+    return nvmlDeviceGetCurrentClocksThrottleReasons(h, r);
 }
+#endif
 
 nvmlReturn_t nvmlDeviceGetTotalEccErrors(void *handle, int error_type, int counter_type,
                                          unsigned long long *count) {
@@ -230,10 +239,15 @@ nvmlReturn_t nvmlDeviceGetPcieThroughput(void *handle, int counter, unsigned int
     return OK;
 }
 
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(void *handle, unsigned int *count, void *infos) {
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(void *handle, unsigned int *count, void *infos) {
     DEVICE(handle)
     (void)infos;
     if (g->index == 1) return NOT_SUPPORTED;
     *count = 0;
     return OK;
 }
+#ifndef FAKE_NVML_OLD_DRIVER
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(void *handle, unsigned int *count, void *infos) {
+    return nvmlDeviceGetComputeRunningProcesses_v2(handle, count, infos);
+}
+#endif
