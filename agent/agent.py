@@ -1,6 +1,7 @@
 """The continuous agent: records requests in the serving process and pushes a snapshot per window.
 
-    agent = Agent.from_env()
+    agent = Agent(service="fraud", environment="staging", collector="http://collector:8400")
+    # or Agent(AgentSettings(...)), or Agent.from_env() for ENVPARITY_* variables
     agent.record(request_id="r-1", features={...}, prediction=0.93, latency_s=0.012)
     agent.record_outcome(request_id="r-1", outcome=1)
     agent.close(timeout=10)            # flushes the last window (atexit does too); True when all was delivered
@@ -28,7 +29,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from envparity.agent.environ import env_number
 from envparity.agent.fingerprint import take_fingerprint
@@ -37,7 +38,7 @@ from envparity.agent.jobs import Jobs
 from envparity.agent.metrics import AgentMetrics
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
 from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Instance, OutcomeValue, Recorder, Slot
-from envparity.agent.settings import AgentSettings
+from envparity.agent.settings import AgentSettings, SettingsFields
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.spool import Spool
 from envparity.agent.tracing import PushTracer
@@ -50,11 +51,15 @@ CLOSE_TIMEOUT_S = 30.0
 
 
 class Agent:
-    """Records requests and outcomes; seals, spools and delivers a snapshot per window."""
+    """Records requests and outcomes; seals, spools and delivers a snapshot per window.
+
+    Configured by an ``AgentSettings`` or by its fields as keywords (``service=``,
+    ``environment=``, ``collector=``, ...), not both.
+    """
 
     def __init__(
         self,
-        settings: AgentSettings,
+        settings: AgentSettings | None = None,
         *,
         window_s: float = 60.0,
         sample_size: int = DEFAULT_SAMPLE_SIZE,
@@ -63,10 +68,11 @@ class Agent:
         otlp_endpoint: str | None = None,
         gpu_interval_s: float | None = 5.0,
         start: bool = True,
+        **fields: Unpack[SettingsFields],
     ) -> None:
         if window_s <= 0 or fingerprint_every_s <= 0:
             raise ValueError("window_s and fingerprint_every_s must be positive")
-        self.settings = settings
+        self.settings = settings = _settings(settings, fields)
         self.window_s, self.fingerprint_every_s = window_s, fingerprint_every_s
         self.sample_size = sample_size
         self.metrics = AgentMetrics()
@@ -331,6 +337,15 @@ class Agent:
 
     def _on_attempt(self, result: SendResult, seconds: float) -> None:
         self.metrics.push_seconds.labels(result=result.verdict).observe(seconds)
+
+
+def _settings(settings: AgentSettings | None, fields: SettingsFields) -> AgentSettings:
+    """The settings object given, or one made of the fields given as keywords."""
+    if settings is None:
+        return AgentSettings(**fields)
+    if fields:
+        raise TypeError(f"Agent() takes an AgentSettings or its fields as keywords, not both (got {', '.join(fields)})")
+    return settings
 
 
 _AGENTS: weakref.WeakSet[Agent] = weakref.WeakSet()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from platformdirs import user_state_dir
 
@@ -29,6 +29,21 @@ DEFAULT_COLLECTOR = "http://127.0.0.1:8400"
 
 def default_spool_dir(service: str, environment: str) -> Path:
     return Path(user_state_dir("envparity")) / "spool" / f"{service}-{environment}"
+
+
+class SettingsFields(TypedDict, total=False):
+    """The fields of ``AgentSettings`` as keyword arguments: ``Agent(service=..., environment=..., collector=...)``."""
+
+    service: str
+    environment: str
+    collector: str
+    token: str | None
+    agent_id: str | None
+    spool_dir: Path | None
+    spool_max_bytes: int
+    push_timeout_s: float
+    push_attempts: int
+    sources: FingerprintSources
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import http.server
 import json
@@ -23,6 +24,7 @@ from helpers import free_port
 
 from envparity.agent import Agent, AgentSettings
 from envparity.agent.fingerprint import FingerprintSources
+from envparity.agent.settings import SettingsFields
 
 SOURCES = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
 
@@ -62,6 +64,30 @@ def test_windows_arrive_with_exact_counts(duck_collector, tmp_path):
     assert 50 <= env["samples"] <= 50 * env["snapshots"]
     rows = httpx.get(f"{duck_collector.url}/v1/store").json()["rows"]
     assert rows["fingerprints"] == 1  # sent in full once, by hash afterwards
+
+
+def test_settings_as_keywords_or_as_an_object(duck_collector, tmp_path):
+    by_keywords = Agent(
+        service="fraud",
+        environment="keywords",
+        collector=duck_collector.url,
+        spool_dir=tmp_path / "kw",
+        sources=SOURCES,
+        window_s=60,
+        gpu_interval_s=None,
+    )
+    by_object = Agent(settings(duck_collector.url, tmp_path / "obj", "object"), window_s=60, gpu_interval_s=None)
+    assert by_keywords.settings == settings(duck_collector.url, tmp_path / "kw", "keywords")
+    for agent in (by_keywords, by_object):
+        agent.record(request_id="a", features={"amount": 1}, prediction=0.5)
+        assert agent.close()
+    envs = environments(duck_collector.url)
+    assert envs["keywords"]["requests"] == envs["object"]["requests"] == 1
+    with pytest.raises(TypeError, match="not both"):
+        Agent(settings(duck_collector.url, tmp_path / "x"), environment="other", start=False)
+    with pytest.raises(TypeError, match="colector"):
+        Agent(service="fraud", environment="x", colector=duck_collector.url, start=False)  # type: ignore[call-arg]
+    assert set(SettingsFields.__annotations__) == {f.name for f in dataclasses.fields(AgentSettings)}
 
 
 def test_record_takes_only_the_fields_it_knows(tmp_path):
@@ -117,6 +143,7 @@ FORK_SCRIPT = textwrap.dedent("""
     import os, sys
     from envparity.agent import Agent, AgentSettings
     from envparity.agent.fingerprint import FingerprintSources
+from envparity.agent.settings import SettingsFields
     s = AgentSettings(service="fraud", environment="staging", collector=sys.argv[1],
                       spool_dir=sys.argv[2], sources=FingerprintSources(env_prefixes=("NONE_",)))
     agent = Agent(s, window_s=60)
@@ -156,6 +183,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     from envparity.agent import Agent, AgentSettings
     from envparity.agent.fingerprint import FingerprintSources
+from envparity.agent.settings import SettingsFields
     url, spool, run = sys.argv[1], sys.argv[2], sys.argv[3]
     s = AgentSettings(service="fraud", environment="staging", collector=url, spool_dir=spool,
                       agent_id="killme", sources=FingerprintSources(env_prefixes=("NONE_",)))
