@@ -143,7 +143,6 @@ FORK_SCRIPT = textwrap.dedent("""
     import os, sys
     from envparity.agent import Agent, AgentSettings
     from envparity.agent.fingerprint import FingerprintSources
-from envparity.agent.settings import SettingsFields
     s = AgentSettings(service="fraud", environment="staging", collector=sys.argv[1],
                       spool_dir=sys.argv[2], sources=FingerprintSources(env_prefixes=("NONE_",)))
     agent = Agent(s, window_s=60)
@@ -183,7 +182,6 @@ KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     from envparity.agent import Agent, AgentSettings
     from envparity.agent.fingerprint import FingerprintSources
-from envparity.agent.settings import SettingsFields
     url, spool, run = sys.argv[1], sys.argv[2], sys.argv[3]
     s = AgentSettings(service="fraud", environment="staging", collector=url, spool_dir=spool,
                       agent_id="killme", sources=FingerprintSources(env_prefixes=("NONE_",)))
