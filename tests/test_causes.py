@@ -39,7 +39,7 @@ def test_declared_lineage_ranks_its_cause_first() -> None:
     # by hand: declared (3) + structure (1) = 4 on data:amount_z (fail, 1.0);
     # through it, prediction at 4 x 0.5 = 2 and outcome at 4 x 0.25 = 1: score 7.
     assert top.score == pytest.approx(7.0)
-    assert {k.symptom for k in top.links} == {"data:amount_z", "prediction:prediction", "outcome:model"}
+    assert set(top.symptoms) == {"data:amount_z", "prediction:prediction", "outcome:model"}
     # pandas and the TTL may not link to amount_z on structure alone (its lineage is declared),
     # but explain the prediction drift structurally (1 x 1.0) and the outcome through it (0.5): 1.5
     others = {c.key: c.score for c in analysis.causes[1:]}
@@ -55,7 +55,7 @@ def test_time_alignment_alone_orders_the_causes() -> None:
     ttl, pandas = analysis.causes
     assert ttl.score == pytest.approx(3.0)  # time (2) + structure (1)
     assert pandas.score == pytest.approx(1.0)  # changed three days before: outside the 24 h horizon
-    assert any("12 min before" in e for e in ttl.links[0].evidence)
+    assert any("12 min before" in e for e in ttl.explains[0].evidence)
 
 
 def test_a_change_after_the_symptom_began_is_no_time_evidence() -> None:
@@ -93,4 +93,4 @@ def test_warnings_count_half_and_passing_checks_are_no_symptoms() -> None:
     warn = _check("data", "psi", "amount_z", status="warn")
     analysis = rank_causes([NORMALISATION, ok, warn])
     assert analysis.causes[0].score == pytest.approx(0.5)
-    assert [k.symptom for k in analysis.causes[0].links] == ["data:amount_z"]
+    assert analysis.causes[0].symptoms == ["data:amount_z"]

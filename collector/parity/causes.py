@@ -30,8 +30,10 @@ The ranking rule, so that a person can recompute it:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from envparity.collector.parity.model import Check
 
@@ -40,6 +42,7 @@ TIME_WEIGHT = 2.0
 STRUCTURE_WEIGHT = 1.0
 STEP_DECAY = 0.5
 SEVERITY = {"fail": 1.0, "warn": 0.5}
+HORIZON = timedelta(hours=24)
 _DIMENSION_ORDER = ("artifacts", "config", "code", "compute")
 _EXPLAINS: dict[str, frozenset[str]] = {
     "code": frozenset({"data", "prediction", "infrastructure"}),
@@ -66,44 +69,42 @@ class Symptom:
         return f"{self.layer}:{self.subject}"
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(BaseModel):
     """Why a cause explains a symptom: the evidence and the weight it adds up to."""
+
+    model_config = ConfigDict(frozen=True)
 
     symptom: str
     weight: float
     evidence: tuple[str, ...]
 
 
-@dataclass
-class ProbableCause:
+class ProbableCause(BaseModel):
     """One difference between the environments, the symptoms it explains and its score."""
+
+    model_config = ConfigDict(frozen=True)
 
     key: str
     dimension: str
     detail: str
-    score: float = 0.0
-    links: list[Link] = field(default_factory=list)
+    score: float
+    explains: list[Link]
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "dimension": self.dimension,
-            "detail": self.detail,
-            "score": round(self.score, 3),
-            "explains": [{"symptom": k.symptom, "weight": k.weight, "evidence": list(k.evidence)} for k in self.links],
-        }
+    @property
+    def symptoms(self) -> list[str]:
+        return [link.symptom for link in self.explains]
 
 
-@dataclass
-class CauseAnalysis:
-    """The ranked causes and the symptoms nothing explains."""
+class CauseAnalysis(BaseModel):
+    """The ranked causes, the symptoms nothing explains, and since when each symptom fails."""
+
+    model_config = ConfigDict(frozen=True)
 
     causes: list[ProbableCause]
+    symptoms: list[str]  # every failing symptom, ``layer:subject``
     unexplained: list[str]
-
-    def as_dict(self) -> dict[str, object]:
-        return {"causes": [c.as_dict() for c in self.causes], "unexplained": self.unexplained}
+    # symptom -> the first evaluation of its current failing streak (what the next evaluation continues)
+    failing_since: dict[str, datetime] = Field(default_factory=dict)
 
 
 def symptoms_of(checks: Sequence[Check]) -> list[Symptom]:
@@ -147,10 +148,10 @@ def _link(
         evidence.append(f"time: changed {minutes:.0f} min before {symptom.subject} first failed")
     if symptom.layer in _EXPLAINS.get(dimension, frozenset()):
         weight += STRUCTURE_WEIGHT
-        evidence.append(f"structure: a {dimension} difference can change {symptom.layer}")
+        evidence.append(f"structure: a difference of {dimension} can change {symptom.layer}")
     if weight == 0 or (weight == STRUCTURE_WEIGHT and lineage.get(symptom.subject)):
         return None  # no evidence, or only structure where the policy file names what the subject depends on
-    return Link(symptom.name, weight, tuple(evidence))
+    return Link(symptom=symptom.name, weight=weight, evidence=tuple(evidence))
 
 
 def _downstream(symptom: Symptom, symptoms: Sequence[Symptom]) -> list[tuple[Symptom, int]]:
@@ -164,18 +165,17 @@ def rank_causes(
     lineage: Mapping[str, Sequence[str]] | None = None,
     changed_at: Mapping[str, datetime] | None = None,
     first_failed: Mapping[str, datetime] | None = None,
-    horizon: timedelta = timedelta(hours=24),
+    horizon: timedelta = HORIZON,
 ) -> CauseAnalysis:
     """Rank the failing fingerprint differences in ``checks`` by the symptoms they explain (rule above).
 
     ``lineage`` maps a subject (a feature, ``prediction``) to the cause keys it depends on;
-    ``changed_at`` maps a cause key to when the target's value changed; ``first_failed``
+    ``changed_at`` maps a cause key to when its value last changed; ``first_failed``
     maps a symptom name (``layer:subject``) to the first evaluation in which it failed.
     """
     lineage, changed_at, first_failed = lineage or {}, changed_at or {}, first_failed or {}
     symptoms = symptoms_of(checks)
     severity = {s.name: SEVERITY[s.status] for s in symptoms}
-    explained: set[str] = set()
     causes = []
     for c in checks:
         if not c.layer.startswith("fingerprint.") or c.status not in SEVERITY:
@@ -185,21 +185,28 @@ def rank_causes(
             link = _link(c, symptom, lineage, changed_at, first_failed, horizon)
             if link is None:
                 continue
+            through = (f"downstream: through {symptom.name}",)
             paths = [link] + [
-                Link(later.name, link.weight * STEP_DECAY**steps, (f"through {symptom.name}",))
+                Link(symptom=later.name, weight=link.weight * STEP_DECAY**steps, evidence=through)
                 for later, steps in _downstream(symptom, symptoms)
             ]
             for path in paths:
-                if path.weight > best.get(path.symptom, Link("", 0.0, ())).weight:
+                if path.symptom not in best or path.weight > best[path.symptom].weight:
                     best[path.symptom] = path
-        cause = ProbableCause(c.subject, c.layer.removeprefix("fingerprint."), c.detail, links=list(best.values()))
-        cause.score = sum(k.weight * severity[k.symptom] for k in cause.links)
-        if cause.links:
-            causes.append(cause)
-            explained.update(link.symptom for link in cause.links)
+        if best:
+            links = list(best.values())
+            score = round(sum(k.weight * severity[k.symptom] for k in links), 3)
+            dimension = c.layer.removeprefix("fingerprint.")
+            causes.append(
+                ProbableCause(key=c.subject, dimension=dimension, detail=c.detail, score=score, explains=links)
+            )
     causes.sort(key=_rank)
+    explained = {name for cause in causes for name in cause.symptoms}
     unexplained = sorted(s.name for s in symptoms if s.name not in explained and not _upstream_of(s, symptoms))
-    return CauseAnalysis(causes, unexplained)
+    since = {s.name: first_failed[s.name] for s in symptoms if s.name in first_failed}
+    return CauseAnalysis(
+        causes=causes, symptoms=[s.name for s in symptoms], unexplained=unexplained, failing_since=since
+    )
 
 
 def _upstream_of(symptom: Symptom, symptoms: Sequence[Symptom]) -> bool:
@@ -209,4 +216,4 @@ def _upstream_of(symptom: Symptom, symptoms: Sequence[Symptom]) -> bool:
 
 def _rank(cause: ProbableCause) -> tuple[float, int, int, str]:
     order = _DIMENSION_ORDER.index(cause.dimension) if cause.dimension in _DIMENSION_ORDER else len(_DIMENSION_ORDER)
-    return (-cause.score, -len({k.symptom for k in cause.links}), order, cause.key)
+    return (-cause.score, -len(cause.explains), order, cause.key)

@@ -1,7 +1,8 @@
 """What one evaluation of a baseline against a target produced: its checks, status and score, as plain data.
 
 The engine builds an ``Evaluation``; the service stamps its window and fingerprint
-parity; the store keeps it and the API, the report and the exporter read it.
+parity and ranks its probable causes; the store keeps it and the API, the report
+and the exporter read it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from envparity.collector.parity.causes import CauseAnalysis
 from envparity.collector.parity.model import Check
 
 
@@ -29,21 +31,4 @@ class Evaluation:
     counts: dict[str, int] = field(default_factory=dict)
     fingerprint_parity: dict[str, float] = field(default_factory=dict)  # dimension -> share of equal entries
     distributions: dict[str, dict[str, Any]] = field(default_factory=dict)  # drifting subject -> binned shares
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "baseline": self.baseline,
-            "target": self.target,
-            "status": self.status,
-            "score": self.score,
-            "layer_scores": self.layer_scores,
-            "window_start": self.window_start.isoformat() if self.window_start else None,
-            "window_end": self.window_end.isoformat() if self.window_end else None,
-            "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
-            "duration_s": self.duration_s,
-            "counts": self.counts,
-            "fingerprint_parity": self.fingerprint_parity,
-            "distributions": self.distributions,
-            "checks": [c.model_dump() for c in self.checks],
-        }
+    probable_causes: CauseAnalysis | None = None  # ranked by the service, which holds the evidence

@@ -1,7 +1,8 @@
 """An evaluation as data that travels: stored, served by the API, rendered, and exported to Prometheus.
 
-``EvaluationRecord`` has the fields of an engine evaluation; ``EvaluationSummary``
-is the part the evaluation history lists (``GET /v1/parity/history``).
+``EvaluationRecord`` has the fields of an engine evaluation, its probable causes
+before its checks; ``EvaluationSummary`` is the part the evaluation history lists
+(``GET /v1/parity/history``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from envparity.collector.parity.causes import CauseAnalysis
 from envparity.collector.parity.model import Check
 
 
@@ -33,6 +35,7 @@ class EvaluationRecord(EvaluationSummary):
     service: str
     baseline: str
     target: str
+    probable_causes: CauseAnalysis | None = None  # None: not ranked (a file comparison, a record stored before)
     checks: list[Check]
     duration_s: float = 0.0
     counts: dict[str, int] = {}

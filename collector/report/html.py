@@ -1,9 +1,10 @@
 """The HTML parity report: one evaluation as a self-contained page (no scripts, no external assets).
 
 Served by the collector at ``/report`` and written by ``envparity check --format
-html``. Failing and warning checks come first, then the drawn distributions of
-the drifting subjects (inline SVG, baseline and target side by side), the
-fingerprint differences, every check by layer, and the evaluation history.
+html``. The probable causes come first, then failing and warning checks, the
+drawn distributions of the drifting subjects (inline SVG, baseline and target
+side by side), the fingerprint differences, every check by layer, and the
+evaluation history.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from markupsafe import Markup, escape
 
 from envparity.collector.parity.model import LAYERS, STATUS_ORDER
 from envparity.collector.parity.record import EvaluationRecord, EvaluationSummary
+from envparity.collector.report.causes import HEADING, cause_rows, unexplained_line
 
 BASELINE_COLOUR, TARGET_COLOUR = "#4c78a8", "#f58518"
 _templates = Environment(
@@ -98,8 +100,12 @@ def render_report(
     """The page of one evaluation, newest ``history`` first; ``choices`` (service -> environments) adds a picker."""
     checks = sorted(ev.checks, key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer)))
     by_layer = {layer: [c for c in checks if c.layer == layer] for layer in LAYERS}
+    causes = ev.probable_causes
     return _templates.get_template("report.html").render(
         ev=ev,
+        causes=cause_rows(causes) if causes else None,
+        causes_heading=HEADING,
+        unexplained=unexplained_line(causes) if causes else "",
         attention=[c for c in checks if c.status in ("fail", "warn")],
         by_layer={layer: rows for layer, rows in by_layer.items() if rows},
         fingerprint=[c for c in checks if c.layer.startswith("fingerprint.")],
