@@ -31,11 +31,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
-from envparity.agent.environ import env_number
+from envparity.agent.environ import env_number, env_str
 from envparity.agent.fingerprint import take_fingerprint
 from envparity.agent.gpu import GpuSampler
 from envparity.agent.jobs import Jobs
-from envparity.agent.metrics import AgentMetrics
+from envparity.agent.metrics import DEFAULT_METRICS_HOST, AgentMetrics
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
 from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Instance, OutcomeValue, Recorder, Slot
 from envparity.agent.settings import AgentSettings, SettingsFields
@@ -65,6 +65,7 @@ class Agent:
         sample_size: int = DEFAULT_SAMPLE_SIZE,
         fingerprint_every_s: float = 300.0,
         metrics_port: int | None = None,
+        metrics_host: str = DEFAULT_METRICS_HOST,
         otlp_endpoint: str | None = None,
         gpu_interval_s: float | None = 5.0,
         start: bool = True,
@@ -84,7 +85,7 @@ class Agent:
         self._closed = False
         self._open(settings.agent_id)
         if metrics_port is not None:
-            self.metrics.serve(metrics_port)
+            self.metrics.serve(metrics_port, metrics_host)
         _register_fork_handler(self)
         atexit.register(_close_at_exit, weakref.ref(self))
         if start:
@@ -98,6 +99,7 @@ class Agent:
             "sample_size",
             "fingerprint_every_s",
             "metrics_port",
+            "metrics_host",
             "otlp_endpoint",
             "start",
             "gpu_interval_s",
@@ -107,6 +109,7 @@ class Agent:
         options.setdefault("sample_size", int(env_number("ENVPARITY_SAMPLE_SIZE", DEFAULT_SAMPLE_SIZE)))
         if os.environ.get("ENVPARITY_METRICS_PORT"):
             options.setdefault("metrics_port", int(env_number("ENVPARITY_METRICS_PORT", 0)))
+        options.setdefault("metrics_host", env_str("ENVPARITY_METRICS_HOST", DEFAULT_METRICS_HOST))
         return cls(AgentSettings.from_env(**overrides), **options)
 
     # --- lifecycle ------------------------------------------------------------

@@ -1,10 +1,17 @@
-"""The agent's own Prometheus metrics (instruments built from the metric catalogue), served on an optional port."""
+"""The agent's own Prometheus metrics (instruments built from the metric catalogue), served on an optional port.
+
+They bind to loopback unless told otherwise: 0.0.0.0 (``metrics_host``,
+``ENVPARITY_METRICS_HOST``, ``--metrics-host``) lets Prometheus scrape a sidecar
+from outside its pod.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from envparity.agent.catalogue import instrument
+
+DEFAULT_METRICS_HOST = "127.0.0.1"
 
 
 class AgentMetrics:
@@ -26,5 +33,5 @@ class AgentMetrics:
         self.records = instrument(r, "envparity_agent_requests_recorded_total", Counter)
         self.shadow = instrument(r, "envparity_agent_shadow_requests_total", Counter)
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+    def serve(self, port: int, host: str = DEFAULT_METRICS_HOST) -> None:
         start_http_server(port, addr=host, registry=self.registry)

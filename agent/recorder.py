@@ -50,6 +50,19 @@ class _Reservoir:
     def _skip(self) -> int:
         return int(math.log(self._rng.random() or 1e-300) / math.log1p(-self._w)) + 1
 
+    def hand_over_pending(self, successor: _Reservoir) -> None:
+        """Move the slots of requests still in flight to the next window's reservoir, where they will be counted.
+
+        A request counts in the window in which it ends; its sampled slot goes with it, so a
+        window sealed while requests are in flight loses none of them from the sample.
+        """
+        pending = [item for item in self.items if isinstance(item, Slot) and item.pending]
+        if pending:
+            self.items = [item for item in self.items if not (isinstance(item, Slot) and item.pending)]
+            self.seen -= len(pending)
+            for slot in pending:
+                successor.offer(slot)
+
     def offer(self, item: Record | Slot) -> bool:
         """Count one item; True when it entered the sample."""
         self.seen += 1
@@ -71,13 +84,20 @@ class Slot:
     content and copies bodies only when it got one. The records may be given as a
     function that parses them: it then runs when the window is sealed, off the
     serving path, and only for the slots still in the sample. A slot left empty
-    (the body was not JSON, nothing could be read) drops out of the sample.
+    (the body was not JSON, nothing could be read) drops out of the sample. A slot
+    whose request is still in flight when its window is sealed moves to the next
+    window (``_Reservoir.hand_over_pending``), where the request is counted.
     """
 
     __slots__ = ("records",)
 
     def __init__(self) -> None:
         self.records: list[Record] | Callable[[], list[Record]] | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True until its request ended (``Recorder.finish``)."""
+        return self.records is None
 
     def resolve(self) -> list[Record]:
         if callable(self.records):
@@ -308,10 +328,10 @@ class Recorder:
             return [(now, request_id, f, p, c, latency_s, model_version, error) for f, p, c in found]
 
         shard = self._shard()
-        with shard.lock:
+        with shard.lock:  # filled and counted in one window: a seal hands over only the slots still pending
+            if slot is not None:
+                slot.records = records if callable(instances) else records()
             _count(shard.window, latency_s, error)
-        if slot is not None:
-            slot.records = records if callable(instances) else records()
 
     def record_outcome(self, request_id: str, outcome: OutcomeValue) -> None:
         """A label or outcome for an earlier request; bounded per window, drops counted."""
@@ -334,6 +354,7 @@ class Recorder:
         for shard in shards:
             fresh = self._new_window()
             with shard.lock:
+                shard.window.reservoir.hand_over_pending(fresh.reservoir)
                 windows.append(shard.window)
                 shard.window = fresh
         ended = self._started

@@ -1,21 +1,25 @@
-"""Model servers for the capture tests: a small ASGI prediction app, and uvicorn running it in a thread."""
+"""Model servers for the capture tests (a small ASGI prediction app under uvicorn in a thread) and the sidecar proxy."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from helpers import envparity_cmd
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from envparity.localservers import free_port
+from envparity.localservers import free_port, wait_for_http
 
 BIG_CHUNK = b"x" * (1024 * 1024)
 
@@ -86,3 +90,54 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def start_proxy(collector: Any, upstream: str, tmp_path: Path, environment: str, *extra: str) -> tuple[Any, str, int]:
+    """``envparity agent proxy`` in front of ``upstream`` (one-hour windows unless ``extra`` says otherwise).
+
+    Returns the process, the proxy's URL and its agent metrics port.
+    """
+    port, metrics = free_port(), free_port()
+    with (tmp_path / f"proxy-{environment}.log").open("wb") as log:
+        proc = _popen_proxy(collector, upstream, tmp_path, environment, port, metrics, log, extra)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/.envparity/ready", proc=proc)
+    return proc, url, metrics
+
+
+def _popen_proxy(
+    collector: Any, upstream: str, tmp_path: Path, environment: str, port: int, metrics: int, log: Any, extra: tuple
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        envparity_cmd(
+            "agent",
+            "proxy",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--upstream",
+            upstream,
+            "--collector",
+            collector.url,
+            "--service",
+            "fraud",
+            "--environment",
+            environment,
+            "--spool",
+            str(tmp_path / f"spool-{environment}"),
+            "--window",
+            "3600",
+            "--gpu-interval",
+            "0",
+            "--metrics-port",
+            str(metrics),
+            *extra,
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen) -> int:
+    """SIGTERM, as Kubernetes stops a pod: the proxy finishes what is in flight and flushes its last window."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=60)

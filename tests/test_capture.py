@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -20,8 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from capture_apps import model_app, serve
-from helpers import envparity_cmd, free_port, wait_for_http
+from capture_apps import model_app, serve, start_proxy, stop
+from helpers import envparity_cmd, free_port
 
 from envparity.agent import Agent, AgentSettings, EnvParityMiddleware
 from envparity.agent.capture.extract import CaptureConfig, instances
@@ -156,55 +155,9 @@ def test_middleware_survives_a_broken_agent(tmp_path: Path) -> None:
 # --- sidecar proxy -----------------------------------------------------------------------
 
 
-def start_proxy(collector: Any, upstream: str, tmp_path: Path, environment: str, *extra: str) -> tuple[Any, str, int]:
-    port, metrics = free_port(), free_port()
-    with (tmp_path / f"proxy-{environment}.log").open("wb") as log:
-        proc = _popen_proxy(collector, upstream, tmp_path, environment, port, metrics, log, extra)
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/health", proc=proc)
-    return proc, url, metrics
-
-
-def _popen_proxy(
-    collector: Any, upstream: str, tmp_path: Path, environment: str, port: int, metrics: int, log: Any, extra: tuple
-) -> subprocess.Popen:
-    return subprocess.Popen(
-        envparity_cmd(
-            "agent",
-            "proxy",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--upstream",
-            upstream,
-            "--collector",
-            collector.url,
-            "--service",
-            "fraud",
-            "--environment",
-            environment,
-            "--spool",
-            str(tmp_path / f"spool-{environment}"),
-            "--window",
-            "3600",
-            "--gpu-interval",
-            "0",
-            "--metrics-port",
-            str(metrics),
-            *extra,
-        ),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
 def peak_rss_mib(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
-
-
-def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=60)
 
 
 def test_proxy_counts_exactly_and_streams_large_bodies(collector, tmp_path: Path) -> None:

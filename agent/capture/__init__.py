@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from envparity.agent._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from envparity.agent.capture.endpoints import ProxyEndpoints
     from envparity.agent.capture.extract import CaptureConfig
     from envparity.agent.capture.logtail import LogFields, LogTail
     from envparity.agent.capture.middleware import EnvParityMiddleware
@@ -24,6 +25,7 @@ __all__ = [
     "EnvParityWSGIMiddleware",
     "LogFields",
     "LogTail",
+    "ProxyEndpoints",
     "ReverseProxy",
     "ShadowMirror",
 ]
@@ -36,6 +38,7 @@ __getattr__ = lazy_attributes(
         "EnvParityWSGIMiddleware": "envparity.agent.capture.wsgi",
         "LogFields": "envparity.agent.capture.logtail",
         "LogTail": "envparity.agent.capture.logtail",
+        "ProxyEndpoints": "envparity.agent.capture.endpoints",
         "ReverseProxy": "envparity.agent.capture.proxy",
         "ShadowMirror": "envparity.agent.capture.shadow",
     },

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envparity.agent.environ import env_number
+from envparity.agent.environ import env_number, env_str
 from envparity.cli.exits import EXIT_DEAD_LETTERED, EXIT_OK, EXIT_SPOOLED
 from envparity.cli.sources import add_source_options, sources_from_args
 
@@ -48,6 +48,12 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         help="seconds between GPU samples through NVML; 0 turns GPU telemetry off (default 5)",
     )
     parser.add_argument("--metrics-port", type=int, help="serve the agent's own Prometheus metrics here")
+    parser.add_argument(
+        "--metrics-host",
+        default=env_str("ENVPARITY_METRICS_HOST", "127.0.0.1"),
+        help="address the agent's metrics bind to; 0.0.0.0 to be scraped from outside the pod "
+        "(default $ENVPARITY_METRICS_HOST or 127.0.0.1)",
+    )
     parser.add_argument("--otlp-endpoint", help="send OpenTelemetry spans of pushes (OTLP/HTTP)")
     add_source_options(parser)
 
@@ -75,6 +81,7 @@ def agent_from_args(args: argparse.Namespace) -> Agent:
         window_s=args.window,
         sample_size=args.sample_size,
         metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
         otlp_endpoint=args.otlp_endpoint,
         gpu_interval_s=args.gpu_interval or None,
     )
@@ -165,6 +172,7 @@ def _proxy(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise ValueError("the proxy needs uvicorn: pip install 'envparity[proxy]'") from None
+    from envparity.agent.capture.endpoints import ProxyEndpoints
     from envparity.agent.capture.extract import DEFAULT_PATHS, CaptureConfig
     from envparity.agent.capture.middleware import EnvParityMiddleware
     from envparity.agent.capture.proxy import ReverseProxy
@@ -184,14 +192,15 @@ def _proxy(args: argparse.Namespace) -> int:
         shadow = ShadowMirror(
             args.shadow, args.shadow_fraction, args.shadow_max_in_flight, counter=agent.metrics.shadow
         )
-    app = EnvParityMiddleware(ReverseProxy(args.upstream, args.upstream_timeout), agent, config, shadow)
+    recorded = EnvParityMiddleware(ReverseProxy(args.upstream, args.upstream_timeout), agent, config, shadow)
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
+            ProxyEndpoints(recorded, args.upstream),
             host=host,
             port=port,
             log_level="warning",
             access_log=False,
+            server_header=False,  # the upstream's Server header is the only one; Date is uvicorn's (ReverseProxy)
             timeout_graceful_shutdown=int(args.grace),
             lifespan="on",
         )
