@@ -1,12 +1,24 @@
-"""Bearer tokens and what each may write: a staging token cannot write production.
+"""Bearer tokens and their scopes: what each token may write, which services it may read, /metrics.
 
 The tokens file is YAML::
 
+    protect_metrics: false                  # true: /metrics needs a token with `metrics: true`
     tokens:
       - name: fraud-staging-agents
         token: "plain-text token"          # or sha256: "<hex digest of the token>"
-        write: ["fraud/staging"]            # service/environment globs
-        read: true                          # may query the API (default true)
+        write: ["fraud/staging"]            # service/environment globs this token may write
+      - name: fraud-team
+        sha256: "<hex digest>"
+        read: ["fraud"]                     # service globs this token may query; ["*"] for every service
+      - name: prometheus
+        token: "another token"
+        metrics: true                       # may scrape /metrics when it is protected
+
+Scopes are granted, never implied: a token may write only what ``write`` names
+and read only the services ``read`` names (none by default, so an agent's token
+cannot read), and ``/openapi.json`` and ``/docs`` need a token that may read
+something. Row counts over every service (``/v1/store``) need ``read: ["*"]``.
+``read: true`` (the format before read scopes) means every service.
 
 Without a tokens file every request is allowed; the collector then binds only to
 loopback unless started with ``--insecure``.
@@ -18,9 +30,12 @@ import fnmatch
 import hashlib
 import hmac
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ALL = "*"
 
 
 class TokensFileError(ValueError):
@@ -41,7 +56,14 @@ class TokenEntry(BaseModel):
     token: str | None = None
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     write: list[str] = Field(default_factory=list)
-    read: bool = True
+    read: list[str] = Field(default_factory=list)
+    metrics: bool = False
+
+    @field_validator("read", mode="before")
+    @classmethod
+    def _read_all_or_none(cls, value: Any) -> Any:
+        """``read: true`` / ``false`` from tokens files written before read scopes."""
+        return ([ALL] if value else []) if isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _one_secret(self) -> TokenEntry:
@@ -56,31 +78,58 @@ class TokenEntry(BaseModel):
     def may_write(self, service: str, environment: str) -> bool:
         return any(fnmatch.fnmatchcase(f"{service}/{environment}", g) for g in self.write)
 
+    def may_read(self, service: str) -> bool:
+        return any(fnmatch.fnmatchcase(service, g) for g in self.read)
+
+    def require_write(self, service: str, environment: str) -> None:
+        if not self.may_write(service, environment):
+            raise AuthError(403, f"token {self.name!r} may not write {service}/{environment}")
+
+    def require_read(self, service: str) -> None:
+        if not self.may_read(service):
+            raise AuthError(403, f"token {self.name!r} may not read {service}")
+
+    def require_read_all(self) -> None:
+        if ALL not in self.read:
+            raise AuthError(403, f"token {self.name!r} may not read every service (read: ['*'])")
+
+
+# Who a request is when no tokens file is given: every scope.
+ANYONE = TokenEntry(name="anyone", token="", write=[ALL], read=[ALL], metrics=True)
+
 
 class TokensFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    protect_metrics: bool = False
     tokens: list[TokenEntry]
 
 
 class Authorizer:
-    """Answers who a bearer token is, and whether it may read or write a pair."""
+    """Answers who a bearer token is; the first gate of every route that needs a scope."""
 
-    def __init__(self, entries: list[TokenEntry] | None) -> None:
+    def __init__(self, entries: list[TokenEntry] | None, protect_metrics: bool = False) -> None:
+        if protect_metrics and entries is None:
+            raise TokensFileError("protecting /metrics needs a tokens file with a token that has `metrics: true`")
         self.enabled = entries is not None
+        self.protect_metrics = protect_metrics
         self._entries = entries or []
 
     @classmethod
-    def from_file(cls, path: Path | None) -> Authorizer:
+    def from_file(cls, path: Path | None, protect_metrics: bool = False) -> Authorizer:
+        """The tokens of ``path`` (none: everything allowed); ``protect_metrics`` adds to the file's setting."""
         if path is None:
-            return cls(None)
+            return cls(None, protect_metrics)
         try:
             parsed = TokensFile.model_validate(yaml.safe_load(path.read_text()) or {})
         except (OSError, yaml.YAMLError, ValidationError) as exc:
             raise TokensFileError(f"tokens file {path}: {exc}") from None
-        return cls(parsed.tokens)
+        return cls(parsed.tokens, protect_metrics or parsed.protect_metrics)
 
-    def _identify(self, authorization: str | None) -> TokenEntry:
+    def identify(self, authorization: str | None) -> TokenEntry:
+        """The token of an ``Authorization`` header (401 when missing or unknown); ANYONE without a tokens file."""
+        if not self.enabled:
+            return ANYONE
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(401, "missing bearer token (Authorization: Bearer <token>)")
@@ -90,13 +139,21 @@ class Authorizer:
                 return entry
         raise AuthError(401, "unknown token")
 
-    def check_read(self, authorization: str | None) -> None:
-        if self.enabled and not self._identify(authorization).read:
-            raise AuthError(403, "this token may not read")
+    def writer(self, authorization: str | None) -> TokenEntry:
+        """A token that may write something: checked before a body is read (which pair: once it is parsed)."""
+        entry = self.identify(authorization)
+        if not entry.write:
+            raise AuthError(403, f"token {entry.name!r} may not write")
+        return entry
 
-    def check_write(self, authorization: str | None, service: str, environment: str) -> None:
-        if not self.enabled:
-            return
-        entry = self._identify(authorization)
-        if not entry.may_write(service, environment):
-            raise AuthError(403, f"token {entry.name!r} may not write {service}/{environment}")
+    def reader(self, authorization: str | None) -> TokenEntry:
+        """A token that may read some service: the gate of every read route, the API description included."""
+        entry = self.identify(authorization)
+        if not entry.read:
+            raise AuthError(403, f"token {entry.name!r} may not read")
+        return entry
+
+    def check_metrics(self, authorization: str | None) -> None:
+        """When /metrics is protected, a token with the ``metrics`` scope."""
+        if self.protect_metrics and not (entry := self.identify(authorization)).metrics:
+            raise AuthError(403, f"token {entry.name!r} may not read /metrics")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from envparity.collector.api import DEFAULT_MAX_BODY_BYTES, create_app
+from envparity.collector.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT, create_app
 from envparity.collector.auth import Authorizer
 from envparity.collector.parity.model import ParityConfig
 from envparity.collector.scheduler import start_scheduler
@@ -30,6 +30,9 @@ class CollectorSettings:
     tokens_file: Path | None = None
     insecure: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_inflight_ingests: int = DEFAULT_MAX_INFLIGHT
+    duckdb_memory_limit: str | None = None  # None: 1 GiB or a quarter of the memory
+    protect_metrics: bool = False
     retention_days: float = 30.0
     thresholds_file: Path | None = None
     evaluate_every_s: float = 60.0
@@ -67,13 +70,15 @@ def check_binding(settings: CollectorSettings) -> None:
 
 def serve(settings: CollectorSettings) -> None:
     """Run the collector until interrupted."""
+    authorizer = Authorizer.from_file(settings.tokens_file, settings.protect_metrics)
     check_binding(settings)
-    authorizer = Authorizer.from_file(settings.tokens_file)
     config = ParityConfig.load(settings.thresholds_file)
-    store = Store(settings.url)
+    store = Store(settings.url, settings.duckdb_memory_limit)
     parity = ParityService(store, config, settings.window)
     scheduler = start_scheduler(store, settings.retention_days, parity, settings.evaluate_every_s)
-    app = create_app(store, authorizer, settings.max_body_bytes, parity=parity)
+    app = create_app(
+        store, authorizer, settings.max_body_bytes, parity=parity, max_inflight_ingests=settings.max_inflight_ingests
+    )
     log.info(
         "collector on http://%s:%d, store %s (pid %d)",
         settings.host,

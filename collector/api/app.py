@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
+from envparity.collector.api.admission import DEFAULT_MAX_INFLIGHT, IngestSlots
 from envparity.collector.api.body import DEFAULT_MAX_BODY_BYTES
 from envparity.collector.api.deps import CollectorState
+from envparity.collector.api.docs import describe
+from envparity.collector.api.docs import router as doc_routes
 from envparity.collector.api.errors import install_error_handlers
 from envparity.collector.api.fingerprints import router as fingerprint_routes
+from envparity.collector.api.ingest import BODY_MODELS
 from envparity.collector.api.ingest import router as ingest_routes
 from envparity.collector.api.operations import router as operation_routes
 from envparity.collector.api.parity import router as parity_routes
@@ -27,6 +33,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     metrics: CollectorMetrics | None = None,
     parity: ParityService | None = None,
+    max_inflight_ingests: int = DEFAULT_MAX_INFLIGHT,
 ) -> FastAPI:
     """The collector application over a store."""
     state = CollectorState(
@@ -36,6 +43,7 @@ def create_app(
         traffic=TrafficCollector(),
         authorizer=authorizer or Authorizer(None),
         max_body_bytes=max_body_bytes,
+        ingests=IngestSlots(max_inflight_ingests),
     )
     for collector in (
         ParityCollector(state.parity),
@@ -44,9 +52,11 @@ def create_app(
         FreshnessCollector(store),
     ):
         state.metrics.registry.register(collector)
-    app = FastAPI(title="envparity collector", version="1")
+    # The description and its pages are routes of doc_routes, behind a read token.
+    app = FastAPI(title="envparity collector", version="1", openapi_url=None, docs_url=None, redoc_url=None)
+    app.openapi = partial(describe, app, BODY_MODELS)  # type: ignore[method-assign]
     app.state.collector = state
-    for routes in (ingest_routes, parity_routes, fingerprint_routes, report_routes, operation_routes):
+    for routes in (ingest_routes, parity_routes, fingerprint_routes, report_routes, operation_routes, doc_routes):
         app.include_router(routes)
     install_error_handlers(app)
     return app

@@ -1,11 +1,18 @@
-"""Reading a request body off the wire: size limit, gzip without inflating bombs, JSON, validation."""
+"""Reading a request body off the wire: size limits, gzip without inflating bombs, JSON validated in one pass.
+
+The cost of a body is bounded by its size before any of it is parsed: at most
+``limit`` bytes are received (compressed or not) and at most ``limit`` bytes are
+inflated; data after the gzip member is refused as soon as it arrives. The bytes
+are then parsed and validated by pydantic in one pass (its JSON parser has a
+nesting limit and refuses numbers Python would choke on), so that what is not
+JSON is a 400 and what is JSON but not the model a 422.
+"""
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
@@ -18,6 +25,19 @@ Model = TypeVar("Model", bound=BaseModel)
 
 class BodyError(ApiError):
     """A body the collector refuses: too large, badly encoded or not JSON."""
+
+
+class _Plain:
+    """An uncompressed body, gathered chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        self.out += chunk
+
+    def finish(self) -> bytes:
+        return bytes(self.out)
 
 
 class _Inflater:
@@ -38,6 +58,8 @@ class _Inflater:
                 raise BodyError(400, f"body is not valid gzip: {exc}") from None
             if len(self.out) > self._limit:
                 raise BodyError(413, f"body exceeds {self._limit} bytes after decompression")
+            if self._z.unused_data:  # only ever set once the member has ended
+                raise BodyError(400, "body is not valid gzip: trailing data after the gzip member")
             data = self._z.unconsumed_tail
 
     def finish(self) -> bytes:
@@ -47,38 +69,37 @@ class _Inflater:
 
 
 async def read_body(stream: AsyncIterator[bytes], encoding: str | None, limit: int) -> bytes:
-    """The decoded body, refusing anything over ``limit`` bytes before it is held in memory."""
+    """The decoded body, refusing more than ``limit`` bytes received or inflated before they are held."""
     encoding = (encoding or "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise BodyError(415, f"unsupported Content-Encoding {encoding!r}; use gzip or none")
-    if encoding == "gzip":
-        inflater = _Inflater(limit)
-        async for chunk in stream:
-            inflater.feed(chunk)
-        return inflater.finish()
-    body = bytearray()
+    sink = _Inflater(limit) if encoding == "gzip" else _Plain()
+    received = 0
     async for chunk in stream:
-        body += chunk
-        if len(body) > limit:
-            raise BodyError(413, f"body exceeds {limit} bytes")
-    return bytes(body)
+        received += len(chunk)
+        if received > limit:
+            raise BodyError(413, f"body exceeds {limit} bytes" + (" compressed" if encoding == "gzip" else ""))
+        sink.feed(chunk)
+    return sink.finish()
 
 
-def parse_json(body: bytes) -> Any:
+def parse(body: bytes, model: type[Model], what: str) -> Model:
+    """``body`` as ``model``: 400 when it is not JSON, 422 naming the first invalid field."""
     if not body:
-        raise BodyError(400, "empty body; expected a JSON snapshot")
+        raise BodyError(400, f"empty body; expected a JSON {what}")
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise BodyError(400, "body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise BodyError(400, f"body is not valid JSON: {exc}") from None
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        syntax = next((err for err in errors if err["type"] == "json_invalid"), None)
+        if syntax is not None:
+            raise BodyError(
+                400, f"body is not valid JSON: {syntax.get('ctx', {}).get('error', syntax['msg'])}"
+            ) from None
+        raise invalid(what, errors) from None
 
 
 async def read_validated(request: Request, model: type[Model], what: str, limit: int) -> tuple[Model, bytes]:
     """The body as ``model`` (``what`` names it in a 422), and its decoded bytes."""
     body = await read_body(request.stream(), request.headers.get("content-encoding"), limit)
-    try:
-        return model.model_validate(parse_json(body)), body
-    except ValidationError as exc:
-        raise invalid(what, exc) from None
+    return parse(body, model, what), body

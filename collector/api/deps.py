@@ -1,15 +1,15 @@
-"""What routes receive through ``Depends``: the collector's parts from ``app.state``, and authorisation."""
+"""What routes receive through ``Depends``: the collector's parts from ``app.state``, and the token's scopes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from envparity.collector.auth import Authorizer
+from envparity.collector.api.admission import IngestSlots
+from envparity.collector.api.queries import Name
+from envparity.collector.auth import Authorizer, TokenEntry
 from envparity.collector.exporter.environment import TrafficCollector
 from envparity.collector.exporter.ingest import CollectorMetrics
 from envparity.collector.service import ParityService
@@ -26,6 +26,7 @@ class CollectorState:
     traffic: TrafficCollector
     authorizer: Authorizer
     max_body_bytes: int
+    ingests: IngestSlots
 
 
 def _state(request: Request) -> CollectorState:
@@ -48,19 +49,33 @@ StoreDep = Annotated[Store, Depends(_store)]
 ParityDep = Annotated[ParityService, Depends(_parity)]
 
 
-def require_read(request: Request, state: StateDep) -> None:
-    """Refuse a request whose token may not query the API (401, 403)."""
-    state.authorizer.check_read(request.headers.get("authorization"))
+def _reader(request: Request, state: StateDep) -> TokenEntry:
+    """The request's token, refused unless it may read some service (401, 403)."""
+    return state.authorizer.reader(request.headers.get("authorization"))
 
 
-READ = [Depends(require_read)]  # the dependencies of every read route
-
-WriteCheck = Callable[[str, str], None]  # (service, environment) -> None, or AuthError
-
-
-def _write_check(request: Request, state: StateDep) -> WriteCheck:
-    """The check that the request's token may write a service/environment, named by the body once parsed."""
-    return partial(state.authorizer.check_write, request.headers.get("authorization"))
+ReaderDep = Annotated[TokenEntry, Depends(_reader)]
+READ = [Depends(_reader)]  # the dependencies of every read route
 
 
-WriteCheckDep = Annotated[WriteCheck, Depends(_write_check)]
+def _readable_service(service: Name, reader: ReaderDep) -> str:
+    reader.require_read(service)
+    return service
+
+
+# The query parameter ``service``, refused (403) unless the token may read it.
+ReadableService = Annotated[str, Depends(_readable_service)]
+
+
+def _require_read_all(reader: ReaderDep) -> None:
+    reader.require_read_all()
+
+
+READ_ALL = [Depends(_require_read_all)]  # routes that answer about every service at once
+
+
+def _require_metrics(request: Request, state: StateDep) -> None:
+    state.authorizer.check_metrics(request.headers.get("authorization"))
+
+
+METRICS = [Depends(_require_metrics)]

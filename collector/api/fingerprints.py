@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from envparity.collector.api.deps import READ, StoreDep
+from envparity.collector.api.deps import READ, ReadableService, StoreDep
 from envparity.collector.api.errors import ApiError
+from envparity.collector.api.queries import Name
 from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
 
 router = APIRouter(dependencies=READ)
@@ -18,7 +19,7 @@ def _missing(service: str, environments: list[str]) -> ApiError:
 
 
 @router.get("/v1/fingerprints")
-def fingerprint(store: StoreDep, service: str, environment: str) -> dict[str, Any]:
+def fingerprint(store: StoreDep, service: ReadableService, environment: Name) -> dict[str, Any]:
     fp = store.latest_fingerprint(service, environment)
     if fp is None:
         raise _missing(service, [environment])
@@ -26,7 +27,7 @@ def fingerprint(store: StoreDep, service: str, environment: str) -> dict[str, An
 
 
 @router.get("/v1/fingerprints/diff")
-def fingerprint_diff(store: StoreDep, service: str, baseline: str, target: str) -> dict[str, Any]:
+def fingerprint_diff(store: StoreDep, service: ReadableService, baseline: Name, target: Name) -> dict[str, Any]:
     fps = store.latest_fingerprints(service, [baseline, target])
     missing = [env for env in (baseline, target) if env not in fps]
     if missing:

@@ -1,4 +1,10 @@
-"""Ingest routes: snapshots pushed by the agents, and outcomes posted directly."""
+"""Ingest routes: snapshots pushed by the agents, and outcomes posted directly.
+
+The cost of a request is bounded before it is paid: the token is checked before
+the body is read (any write scope; which pair it may write once the body names
+it), and a slot among the ingests in flight is taken before the body is read
+(429 with ``Retry-After`` when none is free) and held until the store write ends.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ from pydantic import BaseModel, Field
 
 from envparity.agent.wire import NAME_PATTERN, Outcome, Snapshot
 from envparity.collector.api.body import read_validated
-from envparity.collector.api.deps import CollectorState, StateDep, WriteCheck, WriteCheckDep
+from envparity.collector.api.deps import CollectorState, StateDep
+from envparity.collector.api.docs import raw_body
 from envparity.collector.api.errors import ApiError
-from envparity.collector.auth import AuthError
+from envparity.collector.auth import AuthError, TokenEntry
 from envparity.collector.store import SequenceConflict, UnknownFingerprint
 
 router = APIRouter()
@@ -27,12 +34,21 @@ class OutcomesBody(BaseModel):
     outcomes: list[Outcome] = Field(min_length=1, max_length=100_000)
 
 
-@router.post("/v1/snapshots")
-async def ingest_snapshot(request: Request, state: StateDep, may_write: WriteCheckDep) -> dict[str, Any]:
+BODY_MODELS: tuple[type[BaseModel], ...] = (Snapshot, OutcomesBody)  # read raw, described in the OpenAPI
+
+
+def _writer(request: Request, state: CollectorState) -> TokenEntry:
+    return state.authorizer.writer(request.headers.get("authorization"))
+
+
+@router.post("/v1/snapshots", openapi_extra=raw_body(Snapshot))
+async def ingest_snapshot(request: Request, state: StateDep) -> dict[str, Any]:
     """Store a snapshot once (by agent and sequence), counting what was stored or refused."""
     started = time.perf_counter()
     try:
-        return await _ingest(request, state, may_write)
+        writer = _writer(request, state)
+        with state.ingests.slot():
+            return await _ingest(request, state, writer)
     except (ApiError, AuthError) as exc:
         state.metrics.snapshots.labels(outcome=f"rejected_{exc.status}").inc()
         raise
@@ -40,10 +56,10 @@ async def ingest_snapshot(request: Request, state: StateDep, may_write: WriteChe
         state.metrics.ingest_seconds.observe(time.perf_counter() - started)
 
 
-async def _ingest(request: Request, state: CollectorState, may_write: WriteCheck) -> dict[str, Any]:
+async def _ingest(request: Request, state: CollectorState, writer: TokenEntry) -> dict[str, Any]:
     snap, body = await read_validated(request, Snapshot, "snapshot", state.max_body_bytes)
     header = snap.header
-    may_write(header.service, header.environment)
+    writer.require_write(header.service, header.environment)
     try:
         result = await run_in_threadpool(state.store.ingest, snap, hashlib.sha256(body).hexdigest(), datetime.now(UTC))
     except (UnknownFingerprint, SequenceConflict) as exc:
@@ -63,11 +79,13 @@ async def _ingest(request: Request, state: CollectorState, may_write: WriteCheck
     }
 
 
-@router.post("/v1/outcomes")
-async def ingest_outcomes(request: Request, state: StateDep, may_write: WriteCheckDep) -> dict[str, Any]:
+@router.post("/v1/outcomes", openapi_extra=raw_body(OutcomesBody))
+async def ingest_outcomes(request: Request, state: StateDep) -> dict[str, Any]:
     """Outcomes (labels) joined to stored predictions by request id."""
-    body, _ = await read_validated(request, OutcomesBody, "outcomes", state.max_body_bytes)
-    may_write(body.service, body.environment)
-    stored = await run_in_threadpool(state.store.add_outcomes, body.service, body.environment, body.outcomes)
+    writer = _writer(request, state)
+    with state.ingests.slot():
+        body, _ = await read_validated(request, OutcomesBody, "outcomes", state.max_body_bytes)
+        writer.require_write(body.service, body.environment)
+        stored = await run_in_threadpool(state.store.add_outcomes, body.service, body.environment, body.outcomes)
     state.metrics.rows.labels(table="outcomes").inc(stored)
     return {"status": "ok", "stored": stored}

@@ -1,4 +1,4 @@
-"""Operations routes: liveness, readiness, Prometheus metrics, and what the store holds."""
+"""Operations routes: liveness and readiness (open), Prometheus metrics (a token if protected), what the store holds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from envparity.collector.api.deps import READ, StateDep, StoreDep
+from envparity.collector.api.deps import METRICS, READ_ALL, ReaderDep, StateDep, StoreDep
 from envparity.collector.api.errors import ApiError
 
 log = logging.getLogger("envparity.collector")
@@ -31,16 +31,17 @@ def ready(store: StoreDep) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=METRICS)
 def metrics(state: StateDep) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/store", dependencies=READ)
+@router.get("/v1/store", dependencies=READ_ALL)
 def store_info(store: StoreDep) -> dict[str, Any]:
     return {"backend": store.engine.dialect.name, "rows": store.row_counts()}
 
 
-@router.get("/v1/environments", dependencies=READ)
-def environments(store: StoreDep) -> dict[str, Any]:
-    return {"environments": store.environments()}
+@router.get("/v1/environments")
+def environments(store: StoreDep, reader: ReaderDep) -> dict[str, Any]:
+    """The environments of the services the token may read."""
+    return {"environments": [e for e in store.environments() if reader.may_read(e["service"])]}

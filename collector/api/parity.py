@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from envparity.collector.api.deps import READ, ParityDep, StoreDep
-from envparity.collector.api.errors import ApiError
+from envparity.collector.api.deps import READ, ParityDep, ReadableService, StoreDep
+from envparity.collector.api.queries import Name, data_window, environment_spec, moment
 from envparity.collector.parity.record import EvaluationRecord, EvaluationSummary
-from envparity.collector.parity.windows import parse_duration
 
 router = APIRouter(dependencies=READ)
 
@@ -23,33 +22,33 @@ class ParityHistory(BaseModel):
     evaluations: list[EvaluationSummary]  # newest first
 
 
-def _duration(window: str | None) -> timedelta | None:
-    try:
-        return parse_duration(window) if window else None
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
-
-
 @router.get("/v1/parity")
 def parity_latest(
     parity: ParityDep,
-    service: str,
-    baseline: str,
-    target: str,
+    service: ReadableService,
+    baseline: Name,
+    target: Name,
     at: datetime | None = None,
     fresh: bool = False,
-    window: str | None = None,
+    window: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EvaluationRecord:
     """The latest stored evaluation; with ``at`` the one then; with ``fresh`` or ``window`` one made now."""
-    return parity.latest(service, baseline, target, at=at, fresh=fresh, window=_duration(window))
+    return parity.latest(
+        service,
+        environment_spec(baseline),
+        environment_spec(target),
+        at=moment(at),
+        fresh=fresh,
+        window=data_window(window),
+    )
 
 
 @router.get("/v1/parity/history")
 def parity_history(
     store: StoreDep,
-    service: str,
-    baseline: str,
-    target: str,
+    service: ReadableService,
+    baseline: Name,
+    target: Name,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> ParityHistory:
     """The stored evaluations of a pair, newest first, without their checks."""

@@ -1,4 +1,4 @@
-"""The report route: the HTML page of a pair's evaluation, with its history and a picker."""
+"""The report route: the HTML page of a pair's evaluation, with its history and a picker of what the token may read."""
 
 from __future__ import annotations
 
@@ -6,24 +6,46 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
-from envparity.collector.api.deps import READ, ParityDep
+from envparity.collector.api.deps import READ, ParityDep, ReaderDep, StoreDep
+from envparity.collector.api.queries import OptionalName, environment_spec
+from envparity.collector.auth import TokenEntry
 from envparity.collector.report.html import render_report
 from envparity.collector.service import NotFound
 
 router = APIRouter(dependencies=READ)
 
 
+def _readable(choices: dict[str, list[str]], reader: TokenEntry) -> dict[str, list[str]]:
+    return {service: envs for service, envs in choices.items() if reader.may_read(service)}
+
+
+def _page(message: str) -> HTMLResponse:
+    return HTMLResponse(f"<!doctype html><title>envparity</title><p>{escape(message)}</p>", 404)
+
+
 @router.get("/report", response_class=HTMLResponse)
 def report(
     parity: ParityDep,
-    service: str | None = None,
-    baseline: str | None = None,
-    target: str | None = None,
+    store: StoreDep,
+    reader: ReaderDep,
+    service: OptionalName = None,
+    baseline: OptionalName = None,
+    target: OptionalName = None,
     fresh: bool = False,
 ) -> HTMLResponse:
-    """The stored evaluation of a pair (the first pair unless named); with ``fresh`` one made now."""
+    """The stored evaluation of a pair (the first pair the token may read unless named); with ``fresh`` one made now."""
+    if service is None:
+        service = next(iter(_readable(store.environment_names(), reader)), None)
+        if service is None:
+            return _page("No environment has reported yet.")
+    reader.require_read(service)
     try:
-        view = parity.report(service, baseline, target, fresh)
+        view = parity.report(
+            service,
+            baseline and environment_spec(baseline),
+            target and environment_spec(target),
+            fresh,
+        )
     except NotFound as exc:
-        return HTMLResponse(f"<!doctype html><title>envparity</title><p>{escape(str(exc))}</p>", 404)
-    return HTMLResponse(render_report(view.evaluation, view.history, view.choices))
+        return _page(str(exc))
+    return HTMLResponse(render_report(view.evaluation, view.history, _readable(view.choices, reader)))

@@ -46,6 +46,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="largest request body accepted, after decompression (default $ENVPARITY_MAX_BODY_BYTES or 8 MiB)",
     )
     serve.add_argument(
+        "--max-inflight-ingests",
+        type=int,
+        default=int(env_number("ENVPARITY_MAX_INFLIGHT_INGESTS", 32)),
+        help="ingests handled at once; more are answered 429 with Retry-After "
+        "(default $ENVPARITY_MAX_INFLIGHT_INGESTS or 32)",
+    )
+    serve.add_argument(
+        "--duckdb-memory-limit",
+        default=env_str("ENVPARITY_DUCKDB_MEMORY_LIMIT"),
+        help="DuckDB's memory limit, e.g. 2GiB; past it DuckDB spills to disk "
+        "(default $ENVPARITY_DUCKDB_MEMORY_LIMIT or 1 GiB or a quarter of the memory, whichever is smaller)",
+    )
+    serve.add_argument(
+        "--protect-metrics",
+        action="store_true",
+        help="/metrics needs a token with `metrics: true` (also `protect_metrics: true` in the tokens file)",
+    )
+    serve.add_argument(
         "--retention-days",
         type=float,
         default=env_number("ENVPARITY_RETENTION_DAYS", 30.0),
@@ -91,6 +109,9 @@ def _serve(args: argparse.Namespace) -> int:
             tokens_file=args.tokens_file,
             insecure=args.insecure,
             max_body_bytes=args.max_body_bytes,
+            max_inflight_ingests=args.max_inflight_ingests,
+            duckdb_memory_limit=args.duckdb_memory_limit,
+            protect_metrics=args.protect_metrics,
             retention_days=args.retention_days,
             thresholds_file=args.thresholds,
             evaluate_every_s=args.evaluate_every,
