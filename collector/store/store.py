@@ -25,6 +25,7 @@ from envparity.collector.parity.record import EvaluationRecord
 from envparity.collector.store import schema
 from envparity.collector.store.ingest import IngestResult, ingest_snapshot, insert_outcomes
 from envparity.collector.store.migrations import migrate
+from envparity.collector.store.resources import duckdb_config
 from envparity.collector.store.sql import as_utc, naive_utc
 
 # The DuckDB dialect named directly: found through package entry points, SQLAlchemy would scan
@@ -44,10 +45,12 @@ def database_url(db_path: str | Path | None = None, url: str | None = None) -> s
 class Store:
     """Snapshots, fingerprints, request windows and samples in one database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, duckdb_memory_limit: str | None = None) -> None:
         self.url = url
         self.is_duckdb = url.startswith("duckdb")
-        self.engine = sa.create_engine(url, pool_pre_ping=not self.is_duckdb)
+        # DuckDB's memory and threads bounded (default: 1 GiB or a quarter of the memory, whichever is smaller).
+        connect_args = {"config": duckdb_config(duckdb_memory_limit)} if self.is_duckdb else {}
+        self.engine = sa.create_engine(url, pool_pre_ping=not self.is_duckdb, connect_args=connect_args)
         # DuckDB has one writer per process; serialising writes avoids conflict aborts.
         self._write_lock = threading.Lock() if self.is_duckdb else None
         try:
