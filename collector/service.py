@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
+from envparity.collector.parity.diff_rules import DiffRule
 from envparity.collector.parity.engine import evaluate
 from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
 from envparity.collector.parity.model import ParityConfig
@@ -91,13 +92,13 @@ class ParityService:
 
     @staticmethod
     def _fingerprint_diff(
-        fingerprints: dict[str, Fingerprint], baseline: str, target: str
+        fingerprints: dict[str, Fingerprint], baseline: str, target: str, rules: tuple[DiffRule, ...]
     ) -> tuple[list[DiffItem], dict[str, float]]:
-        """The differences of the two latest fingerprints, and the share of equal entries per dimension."""
+        """The differences of the two latest fingerprints under the service's rules, and the share of equal entries."""
         fb, ft = (fingerprints.get(split_environment(spec)[0]) for spec in (baseline, target))
         if fb is None or ft is None:
             return [], {}
-        items = diff_fingerprints(fb, ft)
+        items = diff_fingerprints(fb, ft, rules)
         return items, dimension_parity(fb, ft, items)
 
     def _read(self, service: str, pairs: list[tuple[str, str]], start: datetime, end: datetime) -> _ServiceInputs:
@@ -108,7 +109,7 @@ class ParityService:
         specs = sorted({spec for pair in pairs for spec in pair})
         environments = load_environments(self.store, service, {s: self._window_for(s, start, end) for s in specs})
         read = _ServiceInputs(environments, (start, end))
-        tolerance = self.config.thresholds(service).feature_tolerance
+        tolerance, rules = self.config.thresholds(service).feature_tolerance, self.config.rules(service)
         fingerprints = self._fingerprints(service, specs)
         for baseline, target in pairs:
             try:
@@ -118,7 +119,7 @@ class ParityService:
                         load_shadow, self.store, service, baseline, target, start, end, tolerance
                     )
                 read.pairs[(baseline, target)] = _PairInputs(
-                    shadow, *self._fingerprint_diff(fingerprints, baseline, target)
+                    shadow, *self._fingerprint_diff(fingerprints, baseline, target, rules)
                 )
             except Exception as exc:  # handed to the evaluation, which logs it
                 read.pairs[(baseline, target)] = exc

@@ -129,6 +129,7 @@ def _checks() -> list[Check]:
     checks += evaluate(
         "svc", EnvironmentData("b", requests=_requests(rng, 0.02, 0)), EnvironmentData("t"), THRESHOLDS
     ).checks
+    checks += evaluate("svc", _environment(rng, "b", 100, 0.0), EnvironmentData("t"), THRESHOLDS).checks  # no data
     return checks
 
 

@@ -38,7 +38,7 @@ def test_check_gate_names_the_drift(drifted):
 
 
 def test_stored_history_and_metrics(drifted):
-    params = {"service": "fraud", "baseline": "production", "target": "staging"}
+    params = {"service": "fraud", "baseline": "staging", "target": "production"}  # a default pair
     deadline = datetime.now(UTC) + timedelta(seconds=60)
     history: list = []
     while datetime.now(UTC) < deadline and len(history) < 2:  # the scheduler evaluates every second
@@ -47,10 +47,10 @@ def test_stored_history_and_metrics(drifted):
     latest = httpx.get(f"{drifted.url}/v1/parity", params=params).json()
     assert latest["status"] == "fail"
     metrics = httpx.get(f"{drifted.url}/metrics").text
-    assert 'envparity_parity_score{baseline="production",service="fraud",target="staging"}' in metrics
+    assert 'envparity_parity_score{baseline="staging",service="fraud",target="production"}' in metrics
     assert (
-        'envparity_check_status{baseline="production",check="wasserstein",layer="data",service="fraud",'
-        'subject="amount",target="staging"} 2.0'
+        'envparity_check_status{baseline="staging",check="wasserstein",layer="data",service="fraud",'
+        'subject="amount",target="production"} 2.0'
     ) in metrics
     assert "envparity_evaluation_last_success_timestamp_seconds" in metrics
     bad_window = httpx.get(f"{drifted.url}/v1/parity", params={**params, "window": "soon"})

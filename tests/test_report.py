@@ -16,7 +16,7 @@ from helpers import make_snapshot, post_snapshot, push_environment, run_check
 from envparity.collector.report.html import distribution_svg, number
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAIR = {"service": "fraud", "baseline": "production", "target": "staging"}
+PAIR = {"service": "fraud", "baseline": "staging", "target": "production"}  # a default pair: production the target
 
 
 def chromium(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -55,7 +55,7 @@ def reported(start_collector, tmp_path: Path):
 
 
 def test_report_page_in_chromium(reported, tmp_path: Path) -> None:
-    url = f"{reported.url}/report?service=fraud&baseline=production&target=staging"
+    url = f"{reported.url}/report?service=fraud&baseline=staging&target=production"
     page = httpx.get(url)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     links = Links()
@@ -71,7 +71,7 @@ def test_report_page_in_chromium(reported, tmp_path: Path) -> None:
     assert "hour" not in attention, "a feature that did not drift is not among the failures"
     assert 'aria-label="distribution of amount"' in html
     assert 'id="history"' in html and html.count('<span class="badge') > 5
-    assert '<option selected="">staging</option>' in html or "<option selected>staging</option>" in html
+    assert '<option selected="">production</option>' in html or "<option selected>production</option>" in html
 
     shot = tmp_path / "report.png"
     out = chromium(f"--screenshot={shot}", "--window-size=1366,900", "--hide-scrollbars", url)
@@ -82,7 +82,7 @@ def test_report_page_in_chromium(reported, tmp_path: Path) -> None:
 
 
 def test_check_format_html_writes_the_same_page(reported, tmp_path: Path) -> None:
-    out = run_check(["--collector", reported.url], "production", "staging", "--format", "html")
+    out = run_check(["--collector", reported.url], "staging", "production", "--format", "html")
     assert out.returncode == 1, out.stderr
     report = tmp_path / "report.html"
     report.write_text(out.stdout)

@@ -14,7 +14,7 @@ from scipy.spatial import distance
 
 from envparity.collector.parity.binning import psi_evidently
 from envparity.collector.parity.distributions import numeric_histogram
-from envparity.collector.parity.pvalues import benjamini_hochberg, kolmogorov_sf
+from envparity.collector.parity.pvalues import benjamini_hochberg, kolmogorov_sf, two_proportion_pvalue
 from envparity.collector.parity.ranks import MAX_EXACT, rank_comparison
 from envparity.collector.parity.samples import prepare, sorted_quantiles
 from envparity.collector.parity.stats import (
@@ -94,6 +94,16 @@ def test_benjamini_hochberg_matches_scipy():
     p = np.concatenate([rng.uniform(size=60) ** 4, [0.0, 1.0, 0.5, 0.5]])
     np.testing.assert_allclose(benjamini_hochberg(p.tolist()), stats.false_discovery_control(p), rtol=1e-15)
     assert benjamini_hochberg([]) == []
+
+
+@pytest.mark.parametrize("counts", [(10, 100, 20, 100), (0, 50, 3, 60), (500, 10_000, 560, 9_000), (7, 30, 2, 40)])
+def test_two_proportion_pvalue_matches_statsmodels(counts):
+    """The one-sided pooled z-test of the null-rate and error-rate checks, against statsmodels' proportions_ztest."""
+    from statsmodels.stats.proportion import proportions_ztest
+
+    e1, n1, e2, n2 = counts
+    _, expected = proportions_ztest([e2, e1], [n2, n1], alternative="larger")
+    assert two_proportion_pvalue(e1, n1, e2, n2) == pytest.approx(expected, rel=1e-9)
 
 
 def test_sorted_quantiles_equal_numpy():

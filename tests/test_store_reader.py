@@ -26,8 +26,11 @@ def _values(i: int) -> dict[str, object]:
     }
 
 
-def _store(url: str, environments: dict[str, int]) -> Store:
-    """Per environment, two snapshots of 20 samples one second apart (samples i = 0..39 at T0 + i s)."""
+def _store(url: str, environments: dict[str, int], failed: tuple[str, ...] = ()) -> Store:
+    """Per environment, two snapshots of 20 samples one second apart (samples i = 0..39 at T0 + i s).
+
+    In the ``failed`` environments every tenth request from the fourth on failed: no prediction.
+    """
     store = Store(url)
     for env, offset in environments.items():
         for sequence in (0, 1):
@@ -36,7 +39,7 @@ def _store(url: str, environments: dict[str, int]) -> Store:
                     ts=T0 + timedelta(seconds=i),
                     request_id=f"r{i}",
                     features={**_values(i), "amount": None if i % 5 == 0 else float(i + offset)},
-                    prediction=0.9 if i % 2 else 0.1,
+                    prediction=None if env in failed and i % 10 == 3 else 0.9 if i % 2 else 0.1,
                     confidence=0.8,
                 )
                 for i in range(20 * sequence, 20 * sequence + 20)
@@ -90,12 +93,15 @@ def test_a_window_inside_one_snapshot_and_an_earlier_window_of_everything(store_
 
 
 def test_shadow_pairs_name_the_feature_that_differs(store_url):
-    store = _store(store_url, {"production": 0, "staging": 1})  # staging's amount is one higher
+    # staging's amount is one higher, and 4 of its 40 requests failed (no prediction)
+    store = _store(store_url, {"production": 0, "staging": 1}, failed=("staging",))
     try:
         shadow = load_shadow(store, "fraud", "production", "staging", T0, T0 + timedelta(minutes=1), 1e-5)
     finally:
         store.close()
-    assert shadow.matched == 40 and shadow.agreeing == 40
-    # amount: 32 present on both sides and one apart, 8 missing on both; every other feature equal
-    assert shadow.feature_mismatches["amount"] == (40, 32)
-    assert all(shadow.feature_mismatches[f] == (40, 0) for f in ("merchant", "flag", "blank", "mixed", "epoch"))
+    # agreement among the 36 requests with a prediction on both sides: the failed ones are error parity
+    assert shadow.matched == 36 and shadow.agreeing == 36
+    # amount: 32 present on both sides and one apart; the 8 missing on both sides are not compared
+    assert shadow.feature_mismatches["amount"] == (32, 32)
+    assert all(shadow.feature_mismatches[f] == (40, 0) for f in ("merchant", "flag", "mixed", "epoch"))
+    assert "blank" not in shadow.feature_mismatches  # absent on both sides in every request

@@ -21,17 +21,10 @@ if TYPE_CHECKING:
         ShadowPairs,
         prediction_class,
     )
+    from envparity.collector.parity.diff_rules import DiffRule, RulesError, load_rules
     from envparity.collector.parity.engine import evaluate, layer_scores
     from envparity.collector.parity.evaluation import Evaluation
-    from envparity.collector.parity.fingerprint_diff import (
-        DiffItem,
-        DiffRule,
-        RulesError,
-        diff_fingerprints,
-        diff_status,
-        dimension_parity,
-        load_rules,
-    )
+    from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, diff_status, dimension_parity
     from envparity.collector.parity.model import (
         LAYERS,
         Check,
@@ -48,15 +41,8 @@ _MODULES = {
     "dataset": ("EnvironmentData", "FeatureColumn", "GpuUsage", "Outcomes", "ShadowPairs", "prediction_class"),
     "engine": ("evaluate", "layer_scores"),
     "evaluation": ("Evaluation",),
-    "fingerprint_diff": (
-        "DiffItem",
-        "DiffRule",
-        "RulesError",
-        "diff_fingerprints",
-        "diff_status",
-        "dimension_parity",
-        "load_rules",
-    ),
+    "diff_rules": ("DiffRule", "RulesError", "load_rules"),
+    "fingerprint_diff": ("DiffItem", "diff_fingerprints", "diff_status", "dimension_parity"),
     "model": ("LAYERS", "Check", "Layer", "ParityConfig", "Status", "Thresholds", "overall_status"),
     "windows": ("parse_duration", "split_environment"),
 }

@@ -18,7 +18,8 @@ import numpy as np
 if TYPE_CHECKING:
     from envparity.agent.wire import RequestAggregates
 
-Kind = Literal["numeric", "categorical", "mixed", "empty"]
+# "empty": no value present; "unsupported": a file column of a type not compared (lists, structs, ...)
+Kind = Literal["numeric", "categorical", "mixed", "empty", "unsupported"]
 
 
 @dataclass
@@ -26,7 +27,8 @@ class FeatureColumn:
     """One feature: numbers (NaN = missing) or categories (None = missing).
 
     Numbers are either held (``numeric``) or read when the feature is compared
-    (``load``), so that a large file is in memory one column at a time.
+    (``load``), so that a large file is in memory one column at a time. ``note``
+    says why a column is not compared (its type, for ``unsupported``).
     """
 
     kind: Kind
@@ -34,10 +36,20 @@ class FeatureColumn:
     categories: list[str | None] | None = None
     n_total: int = 0
     load: Callable[[], np.ndarray] | None = None
+    note: str = ""
 
     def numbers(self) -> np.ndarray | None:
         """The numbers, held or read now."""
         return self.numeric if self.numeric is not None or self.load is None else self.load()
+
+    def present(self) -> int | None:
+        """How many values are present (not missing); None when the values are not held (mixed, unsupported)."""
+        if self.kind == "empty":
+            return 0
+        if self.kind == "categorical" and self.categories is not None:
+            return sum(v is not None for v in self.categories)
+        numbers = self.numbers() if self.kind == "numeric" else None
+        return None if numbers is None else int(np.count_nonzero(~np.isnan(numbers)))
 
     @classmethod
     def from_values(cls, nums: np.ndarray, texts: list[str | None]) -> FeatureColumn:

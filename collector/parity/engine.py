@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from envparity.collector.parity.checks.builder import insufficient
-from envparity.collector.parity.checks.data import feature_drift_checks, quality_checks, schema_checks
+from envparity.collector.parity.checks.data import (
+    MissingValues,
+    feature_drift_checks,
+    null_rate_check,
+    presence_checks,
+    range_check,
+    schema_checks,
+)
 from envparity.collector.parity.checks.drift import worth_drawing
 from envparity.collector.parity.checks.fingerprint import fingerprint_checks
 from envparity.collector.parity.checks.infrastructure import infrastructure_checks
@@ -158,12 +165,34 @@ def _judged(compared: list[_Compared], t: Thresholds, out: list[Check]) -> list[
 _LAYER_DRIFT_CHECKS = {"data": feature_drift_checks, "prediction": prediction_drift_checks}
 
 
-def _resolve(pending: list[_Compared], t: Thresholds) -> list[Check]:
-    """The distribution checks of every judged comparison, its p-value corrected over all of them."""
-    qs = benjamini_hochberg([p.pvalue for p in pending])
+def _missing_values(
+    base: EnvironmentData, target: EnvironmentData, compared: list[_Compared], t: Thresholds
+) -> list[MissingValues]:
+    """Missing values of every feature on both sides whose baseline has values, compared or not.
+
+    A feature missing from most of the target has too few values for the distribution checks,
+    and one missing from all of it is ``empty``: its null rate is judged all the same, when
+    each side has ``min_samples`` rows.
+    """
+    counted = {c.subject: (c.comparison.n_baseline, c.comparison.n_target) for c in compared if c.layer == "data"}
     out = []
-    for item, q in zip(pending, qs, strict=True):
+    for name in sorted(base.features.keys() & target.features.keys()):
+        fb, ft = base.features[name], target.features[name]
+        if min(fb.n_total, ft.n_total) < t.min_samples:
+            continue
+        nb, nt = counted.get(name) or (fb.present(), ft.present())
+        if nb and nt is not None:
+            out.append(MissingValues(name, fb.n_total - nb, fb.n_total, ft.n_total - nt, ft.n_total))
+    return out
+
+
+def _resolve(pending: list[_Compared], missing: list[MissingValues], t: Thresholds) -> list[Check]:
+    """The distribution and null-rate checks, every p-value corrected over all of them (Benjamini-Hochberg)."""
+    qs = benjamini_hochberg([p.pvalue for p in pending] + [m.pvalue for m in missing])
+    out = []
+    for item, q in zip(pending, qs, strict=False):
         out += _LAYER_DRIFT_CHECKS[item.layer](item.subject, item.comparison, q, t)
+    out += [null_rate_check(m, q, t) for m, q in zip(missing, qs[len(pending) :], strict=True)]
     return out
 
 
@@ -195,14 +224,15 @@ def evaluate(
     """
     started = time.perf_counter()
     t = thresholds
-    checks = infrastructure_checks(base, target, t)
-    judged = _judged(_comparisons(base, target, t), t, checks)
-    checks += _resolve(judged, t)
+    checks = infrastructure_checks(base, target, t) + presence_checks(base, target, t)
+    compared = _comparisons(base, target, t)
+    judged = _judged(compared, t, checks)
+    checks += _resolve(judged, _missing_values(base, target, compared, t), t)
     checks += schema_checks(base, target, t)
-    features = [item for item in judged if item.layer == "data"]
-    tests = sum(isinstance(item.comparison, NumericComparison) for item in features)
-    for item in features:
-        checks += quality_checks(item.subject, item.comparison, t, tests)
+    ranged = [
+        (c.subject, c.comparison) for c in judged if c.layer == "data" and isinstance(c.comparison, NumericComparison)
+    ]
+    checks += [range_check(subject, c, t, len(ranged)) for subject, c in ranged]
     checks += shadow_checks(shadow.result() if isinstance(shadow, Future) else shadow, t)
     checks += outcome_checks(base, target, t)
     checks += fingerprint_checks(fingerprint_items or [], t)

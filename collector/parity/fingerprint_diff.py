@@ -1,19 +1,9 @@
 """Fingerprint diff: added, removed and changed items between two fingerprints, with severity.
 
 Each fingerprint is flattened to ``(dimension, key) -> value`` entries, then the
-two are compared. Severity comes from an ordered rule list (first match wins):
-a user's rules come before the defaults below. Secrets are compared by their
+two are compared. Severity comes from an ordered rule list (first match wins;
+``diff_rules``: a user's rules, then the defaults). Secrets are compared by their
 salted hash and always shown as ``[redacted]``.
-
-Default rules, in order:
-
-* ignore host-specific variables (``HOSTNAME``, ``POD_*``, ``KUBERNETES_*``, ...);
-* packages and Python: a major or minor version change fails, a patch change
-  warns, an added or removed package warns;
-* image, image digest and revision changes warn;
-* every other config key (added, removed, changed) fails;
-* every artifact change fails;
-* compute differences warn.
 """
 
 from __future__ import annotations
@@ -22,90 +12,14 @@ import fnmatch
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-import yaml
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envparity.agent.wire import ConfigValue, Fingerprint
+from envparity.collector.parity.diff_rules import DEFAULT_RULES, Change, DiffRule, Dimension, Level, Severity
 
-Dimension = Literal["code", "config", "artifacts", "compute"]
-Change = Literal["added", "removed", "changed"]
-Severity = Literal["fail", "warn", "info", "ignore"]
-Level = Literal["major", "minor", "patch", "other"]
 REDACTED = "[redacted]"
-
-
-class DiffRule(BaseModel):
-    """One severity rule; every field it names must match."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dimension: str = "*"
-    key: str = "*"
-    change: Change | Literal["*"] = "*"
-    level: Level | Literal["*"] = "*"
-    severity: Severity
-
-
-class DiffRules(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rules: list[DiffRule] = Field(default_factory=list)
-
-
-_IGNORED_ENV = (
-    "HOSTNAME",
-    "HOST_IP",
-    "POD_*",
-    "NODE_NAME",
-    "KUBERNETES_*",
-    "*_SERVICE_HOST",
-    "*_SERVICE_PORT*",
-    "*_PORT_*_TCP*",
-    "HOME",
-    "PWD",
-    "OLDPWD",
-    "SHLVL",
-    "_",
-    "TERM*",
-    "SSH_*",
-    "ENVPARITY_ENVIRONMENT",
-    "ENVPARITY_AGENT_ID",
-)
-
-DEFAULT_RULES: tuple[DiffRule, ...] = (
-    *(DiffRule(dimension="config", key=f"env:{name}", severity="ignore") for name in _IGNORED_ENV),
-    DiffRule(dimension="code", key="package:*", change="changed", level="major", severity="fail"),
-    DiffRule(dimension="code", key="package:*", change="changed", level="minor", severity="fail"),
-    DiffRule(dimension="code", key="package:*", change="changed", level="other", severity="fail"),
-    DiffRule(dimension="code", key="package:*", severity="warn"),
-    DiffRule(dimension="code", key="python.version", level="patch", severity="warn"),
-    DiffRule(dimension="code", key="python.*", severity="fail"),
-    DiffRule(dimension="code", severity="warn"),
-    DiffRule(dimension="config", severity="fail"),
-    DiffRule(dimension="artifacts", severity="fail"),
-    DiffRule(dimension="compute", key="gpu*", severity="fail"),
-    DiffRule(dimension="compute", severity="warn"),
-)
-
-
-class RulesError(ValueError):
-    """A rules file that cannot be read or does not follow the rule schema."""
-
-
-def load_rules(path: Path | None) -> tuple[DiffRule, ...]:
-    """A user's rules from a YAML file, followed by the defaults."""
-    if path is None:
-        return DEFAULT_RULES
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-        user = DiffRules.model_validate(data).rules
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise RulesError(f"rules file {path}: {exc}") from None
-    return (*user, *DEFAULT_RULES)
 
 
 @dataclass(frozen=True)

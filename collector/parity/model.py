@@ -1,25 +1,46 @@
-"""What an evaluation produces: checks with their measured value and threshold, and thresholds.
+"""What an evaluation produces (checks with their measured value and threshold), and the policy that judges it.
 
 Every check belongs to one layer or fingerprint dimension, has a subject (a
 feature, a package, a config key, a GPU), a status and a one-line detail.
-Thresholds have the defaults of field practice and can be set per service in a
-YAML file given to the collector (``--thresholds``)::
+Thresholds have the defaults of field practice. One YAML file sets the policy,
+read by every path that judges (``collector serve``, ``check``, ``compare``:
+``--thresholds`` or ``ENVPARITY_THRESHOLDS``): thresholds, the fingerprint
+differences that are expected (``rules:``, as ``fingerprint diff --rules``
+reads them), evaluated pairs and lineage per service, and the paging
+environments. The schema is strict: an unknown or misspelt key is an error
+naming where it is::
 
+    paging_environments: [production, live]
     defaults:
       psi_fail: 0.3
+      rules:
+        - {dimension: config, key: "env:API_URL", severity: ignore}
     services:
       fraud:
         latency_ratio_max: 1.5
-        pairs: [{baseline: production, target: staging}]
+        pairs: [{baseline: staging, target: production}]
+        rules:
+          - {dimension: config, key: "env:FRAUD_*_ENDPOINT", severity: ignore}
         lineage: {amount_z: [artifact:normalisation]}
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from envparity.collector.parity.diff_rules import DiffRule, RulesError, validation_message, with_defaults
+from envparity.collector.parity.pairs import (
+    PAGING_ENVIRONMENTS,
+    PAGING_ENVIRONMENTS_VARIABLE,
+    Pair,
+    default_pairs,
+    parse_environments,
+)
 
 Status = Literal["ok", "warn", "fail", "insufficient_data"]
 Layer = Literal[
@@ -65,8 +86,8 @@ class Thresholds(BaseModel):
     null_rate_max_increase: float = 0.05
     range_violation_max: float = 0.05
     latency_ratio_max: float = 1.2
-    # a latency ratio fails only when the quantile also grew by more than this (histogram resolution)
-    latency_min_increase_s: float = 0.001
+    # a latency ratio fails only when the quantile also grew by more than this (a practical floor)
+    latency_min_increase_s: float = 0.005
     error_rate_max_increase: float = 0.01
     gpu_utilization_max: float = 90.0
     gpu_memory_headroom_min: float = 0.05
@@ -77,14 +98,16 @@ class Thresholds(BaseModel):
     psi_binning: Literal["quantile", "evidently"] = "quantile"
 
 
-class Pair(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Policy(Thresholds):
+    """The ``defaults`` of a thresholds file: thresholds and the expected fingerprint differences."""
 
-    baseline: str
-    target: str
+    # fingerprint severity rules, before the built-in ones (``diff_rules``); a service's come before these
+    rules: list[DiffRule] = Field(default_factory=list)
 
 
-class ServiceConfig(Thresholds):
+class ServiceConfig(Policy):
+    """One service's entry: its thresholds and rules over the defaults, its pairs and lineage."""
+
     pairs: list[Pair] = Field(default_factory=list)
     # subject (a feature, ``prediction``) -> the fingerprint keys it depends on, for the probable causes
     lineage: dict[str, list[str]] = Field(default_factory=dict)
@@ -99,37 +122,69 @@ class ServiceConfig(Thresholds):
         return lineage
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
 class ThresholdsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    paging_environments: list[str] | None = None
     defaults: dict[str, object] = Field(default_factory=dict)
     services: dict[str, dict[str, object]] = Field(default_factory=dict)
 
 
-class ParityConfig:
-    """Thresholds and evaluated pairs per service, from an optional YAML file."""
+def _validated(model: type[_M], data: object, where: str) -> _M:
+    """``model`` from ``data``; a validation error names where each wrong key is (``where``: its place in the file)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RulesError(validation_message(exc, where)) from None
 
-    def __init__(self, parsed: ThresholdsFile | None = None) -> None:
+
+class ParityConfig:
+    """The policy of every service (thresholds, rules, pairs, lineage) and the paging environments."""
+
+    def __init__(self, parsed: ThresholdsFile | None = None, paging_environments: tuple[str, ...] | None = None):
         self._file = parsed or ThresholdsFile()
-        self.defaults = Thresholds.model_validate(self._file.defaults)
+        defaults = self._file.defaults
+        self.defaults = _validated(Policy, defaults, "defaults")
+        # a service's rules do not replace the defaults' (``rules``): they come before them
         self._services = {
-            name: ServiceConfig.model_validate({**self._file.defaults, **values})
+            name: _validated(ServiceConfig, {**defaults, "rules": [], **values}, f"services.{name}")
             for name, values in self._file.services.items()
         }
+        if paging_environments is None and self._file.paging_environments is not None:
+            paging_environments = tuple(self._file.paging_environments)
+        self.paging_environments = PAGING_ENVIRONMENTS if paging_environments is None else paging_environments
 
     @classmethod
-    def load(cls, path: Path | None) -> ParityConfig:
+    def load(cls, path: Path | None, environ: Mapping[str, str] = os.environ) -> ParityConfig:
+        """The file's policy (no file: the defaults); ``ENVPARITY_PAGING_ENVIRONMENTS``, when set, overrides
+        the file's paging environments (an empty value: none)."""
+        variable = environ.get(PAGING_ENVIRONMENTS_VARIABLE)
+        paging = None if variable is None else parse_environments(variable)
         if path is None:
-            return cls()
-        import yaml  # only the collector reads a thresholds file; the check command starts without it
+            return cls(paging_environments=paging)
+        import yaml  # only a thresholds file needs YAML; the check command starts without it
 
         try:
-            return cls(ThresholdsFile.model_validate(yaml.safe_load(path.read_text()) or {}))
-        except (OSError, yaml.YAMLError, ValidationError, TypeError) as exc:
+            parsed = _validated(ThresholdsFile, yaml.safe_load(path.read_text()) or {}, "")
+            return cls(parsed, paging)
+        except (OSError, yaml.YAMLError, RulesError) as exc:
             raise ValueError(f"thresholds file {path}: {exc}") from None
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The services the file configures."""
+        return tuple(self._services)
 
     def thresholds(self, service: str) -> Thresholds:
         return self._services.get(service, self.defaults)
+
+    def rules(self, service: str) -> tuple[DiffRule, ...]:
+        """The fingerprint rules of a service: its own, then the defaults', then the built-in ones."""
+        configured = self._services.get(service)
+        return with_defaults(configured.rules if configured else [], self.defaults.rules)
 
     def lineage(self, service: str) -> dict[str, list[str]]:
         """What each subject of the service depends on, as declared (none by default)."""
@@ -137,14 +192,11 @@ class ParityConfig:
         return configured.lineage if configured else {}
 
     def pairs(self, service: str, environments: list[str]) -> list[Pair]:
-        """Configured pairs, else every environment against ``production`` (or the first one)."""
+        """Configured pairs, else the default ones (``pairs.default_pairs``)."""
         configured = self._services.get(service)
         if configured and configured.pairs:
             return configured.pairs
-        if len(environments) < 2:
-            return []
-        baseline = "production" if "production" in environments else sorted(environments)[0]
-        return [Pair(baseline=baseline, target=e) for e in sorted(environments) if e != baseline]
+        return default_pairs(environments, self.paging_environments)
 
 
 def overall_status(checks: list[Check]) -> Literal["ok", "warn", "fail"]:

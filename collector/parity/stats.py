@@ -54,6 +54,7 @@ class NumericComparison:
     range_violation: float  # share of target values outside the baseline's [min, max]
     n_below: int = 0
     n_above: int = 0
+    n_infinite: int = 0  # target values that are +-inf (outside any finite range, counted in n_below/n_above)
 
 
 def _safe_ratio(a: float, b: float) -> float:
@@ -71,6 +72,7 @@ def _comparison(
     sds: tuple[float, float],
     outside: tuple[int, int],
     null_rates: tuple[float, float] = (0.0, 0.0),
+    n_infinite: int = 0,
 ) -> NumericComparison:
     """A ``NumericComparison`` from its parts; Wasserstein and the std ratio are scaled by the baseline's std."""
     (nb, nt), (sd_b, sd_t), (n_below, n_above) = n, sds, outside
@@ -90,6 +92,7 @@ def _comparison(
         range_violation=(n_below + n_above) / nt,
         n_below=n_below,
         n_above=n_above,
+        n_infinite=n_infinite,
     )
 
 
@@ -139,6 +142,7 @@ def compare_sorted(base: SortedSample, target: SortedSample, binning: Binning = 
         (sd, sd_t),
         (n_below, n_above),
         (base.null_rate, target.null_rate),
+        int(t.size - tf.size),
     )
 
 

@@ -21,3 +21,9 @@ def split_environment(spec: str) -> tuple[str, timedelta]:
     """``production@24h`` -> (``production``, 24 h); a plain name has no offset."""
     name, _, offset = spec.partition("@")
     return name, parse_duration(offset) if offset else timedelta(0)
+
+
+def is_earlier_window_of(baseline: str, target: str) -> bool:
+    """Whether ``baseline`` is an earlier window of ``target`` itself (``production@24h`` of ``production``)."""
+    name, at, offset = baseline.partition("@")
+    return bool(at) and name == target.partition("@")[0] and _DURATION.match(offset.strip()) is not None

@@ -182,6 +182,11 @@ def load_environments(
     return out
 
 
+# agreement is counted over the requests with a prediction on both sides; one that failed on a side is error parity
+_PREDICTED = (
+    "(b.prediction_num IS NOT NULL OR b.prediction_str IS NOT NULL) AND "
+    "(t.prediction_num IS NOT NULL OR t.prediction_str IS NOT NULL)"
+)
 _AGREE = (
     "(b.prediction_str IS NOT NULL AND b.prediction_str = t.prediction_str) OR "
     "(b.prediction_num IS NOT NULL AND t.prediction_num IS NOT NULL AND "
@@ -220,6 +225,7 @@ SELECT fb.feature, count(*), sum(CASE WHEN (fb.num IS NULL) <> (ft.num IS NULL) 
                                      OR coalesce(fb.str, '') <> coalesce(ft.str, '') THEN 1 ELSE 0 END)
 FROM base fb JOIN t_values ft ON ft.agent_id = fb.t_agent AND ft.sequence = fb.t_seq AND ft.idx = fb.t_idx
      AND ft.feature = fb.feature
+WHERE fb.num IS NOT NULL OR fb.str IS NOT NULL OR ft.num IS NOT NULL OR ft.str IS NOT NULL
 GROUP BY fb.feature
 """
 
@@ -239,7 +245,11 @@ def shares_requests(baseline: EnvironmentData, target: EnvironmentData) -> bool:
 def load_shadow(
     store: Store, service: str, baseline: str, target: str, start: datetime, end: datetime, tolerance: float
 ) -> ShadowPairs:
-    """Requests seen in both environments: prediction agreement and per-feature equality."""
+    """Requests seen in both environments: prediction agreement and per-feature equality.
+
+    Agreement counts the requests with a prediction on both sides; a feature's equality, the
+    requests where it is present on at least one side.
+    """
     (bname, boff), (tname, toff) = split_environment(baseline), split_environment(target)
     params = {
         "service": service,
@@ -256,11 +266,15 @@ def load_shadow(
             # Freshly ingested tables have no statistics yet; PostgreSQL then estimates one row per
             # side and nests loops over every sample. These are bulk joins: hash them.
             conn.execute(sa.text("SET LOCAL enable_nestloop = off"))
-        matched, agreeing = conn.execute(
-            sa.text(f"SELECT count(*), sum(CASE WHEN {_AGREE} THEN 1 ELSE 0 END) {_PAIRS}"), params
+        shared, matched, agreeing = conn.execute(
+            sa.text(
+                f"SELECT count(*), sum(CASE WHEN {_PREDICTED} THEN 1 ELSE 0 END), "
+                f"sum(CASE WHEN ({_PREDICTED}) AND ({_AGREE}) THEN 1 ELSE 0 END) {_PAIRS}"
+            ),
+            params,
         ).one()
         # without shared requests there is nothing to compare, and the join would still build on every feature row
-        rows = conn.execute(sa.text(_FEATURE_MISMATCHES), params).all() if matched else []
+        rows = conn.execute(sa.text(_FEATURE_MISMATCHES), params).all() if shared else []
     return ShadowPairs(
         matched=int(matched or 0),
         agreeing=int(agreeing or 0),

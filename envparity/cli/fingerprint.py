@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the fingerprint and diff modules are imported by the comman
 DIFF_COLUMNS = ("severity", "dimension", "change", "key", "baseline", "target")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("fingerprint", help="fingerprint this environment, or diff two")
     inner = parser.add_subparsers(dest="fingerprint_command", required=True, metavar="SUBCOMMAND")
     show = inner.add_parser("show", help="print this environment's fingerprint")
@@ -89,7 +89,8 @@ def render_diff(items: list[DiffItem], fmt: str, title: str) -> str:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status, load_rules
+    from envparity.collector.parity.diff_rules import load_rules
+    from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
 
     rules = load_rules(args.rules)
     baseline, target = load_fingerprint(args.baseline), load_fingerprint(args.target)

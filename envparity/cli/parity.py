@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envparity.agent.environ import env_str
+from envparity.agent.environ import env_str, http_url
 from envparity.cli.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
+from envparity.cli.progress import row_chunks
 
 if TYPE_CHECKING:
     from envparity.collector.parity.record import EvaluationRecord, EvaluationSummary
@@ -26,41 +27,68 @@ class GateError(Exception):
     """Bad input or an unreachable collector: exit code 2."""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = sub.add_parser("check", help="CI promotion gate: parity of two environments (exit 1 on failure)")
     where = check.add_mutually_exclusive_group(required=True)
     where.add_argument("--collector", help="collector URL")
     where.add_argument("--db", type=Path, help="DuckDB file of a collector that is not running")
-    check.add_argument("--service", required=True)
+    check.add_argument("--service", required=True, help="service name, as the agents report it")
     check.add_argument("--baseline", required=True, help="environment, ENV@24h (earlier window) or ref.NAME")
-    check.add_argument("--target", required=True)
+    check.add_argument("--target", required=True, help="environment judged against the baseline")
     check.add_argument("--window", default="1h", help="data window, e.g. 15m, 1h, 7d (default 1h)")
     check.add_argument("--token", default=env_str("ENVPARITY_TOKEN"), help="bearer token (default $ENVPARITY_TOKEN)")
-    check.add_argument("--format", choices=FORMATS, default="table")
+    check.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     check.add_argument("--all", action="store_true", help="list passing checks too")
+    _add_thresholds(check, "with --db: ")
     check.set_defaults(handler=_check)
 
     compare = sub.add_parser("compare", help="drift between two dataset files (CSV, Parquet, JSON lines)")
-    compare.add_argument("baseline", type=Path)
-    compare.add_argument("target", type=Path)
-    compare.add_argument("--format", choices=COMPARE_FORMATS, default="table")
-    compare.add_argument("--psi-binning", choices=("quantile", "evidently"), default="quantile")
+    compare.add_argument("baseline", type=Path, help="baseline dataset file")
+    compare.add_argument("target", type=Path, help="target dataset file")
+    compare.add_argument("--format", choices=COMPARE_FORMATS, default="table", help="output format (default table)")
+    compare.add_argument(
+        "--psi-binning",
+        choices=("quantile", "evidently"),
+        help="PSI bins: baseline deciles, or Evidently's equal-width bins (default: the thresholds', quantile)",
+    )
     compare.add_argument("--features", help="comma-separated columns to compare (default: all)")
     compare.add_argument("--prediction", help="prediction column")
     compare.add_argument("--label", help="label (outcome) column")
     compare.add_argument("--all", action="store_true", help="list passing checks too")
+    _add_thresholds(compare)
+    compare.add_argument("--service", help="judge with this service's thresholds from the file (default: its defaults)")
     compare.set_defaults(handler=_compare)
 
     reference = sub.add_parser("reference", help="reference datasets used as a baseline")
     inner = reference.add_subparsers(dest="reference_command", required=True, metavar="SUBCOMMAND")
     upload = inner.add_parser("upload", help="upload a dataset file as the baseline ref.NAME")
-    upload.add_argument("file", type=Path)
-    upload.add_argument("--collector", default=env_str("ENVPARITY_COLLECTOR", "http://127.0.0.1:8400"))
-    upload.add_argument("--service", required=True)
+    upload.add_argument("file", type=Path, help="dataset file (CSV, Parquet, JSON lines)")
+    upload.add_argument(
+        "--collector",
+        default=env_str("ENVPARITY_COLLECTOR", "http://127.0.0.1:8400"),
+        help="collector URL (default $ENVPARITY_COLLECTOR or http://127.0.0.1:8400)",
+    )
+    upload.add_argument("--service", required=True, help="service the reference belongs to")
     upload.add_argument("--name", required=True, help="the reference is then the environment ref.NAME")
     upload.add_argument("--prediction", help="prediction column")
-    upload.add_argument("--token", default=env_str("ENVPARITY_TOKEN"))
+    upload.add_argument("--token", default=env_str("ENVPARITY_TOKEN"), help="bearer token (default $ENVPARITY_TOKEN)")
     upload.set_defaults(handler=_upload)
+
+
+def _add_thresholds(parser: argparse.ArgumentParser, when: str = "") -> None:
+    parser.add_argument(
+        "--thresholds",
+        type=Path,
+        help=f"{when}YAML thresholds file, the collector's (default $ENVPARITY_THRESHOLDS; none: built-in defaults)",
+    )
+
+
+def _thresholds_file(args: argparse.Namespace) -> Path | None:
+    """``--thresholds``, else ``ENVPARITY_THRESHOLDS``: the same file as the collector's gives the same verdict."""
+    if args.thresholds is not None:
+        return Path(args.thresholds)
+    variable = env_str("ENVPARITY_THRESHOLDS")
+    return Path(variable) if variable else None
 
 
 def _emit(evaluation: EvaluationRecord, fmt: str, show_ok: bool, history: Sequence[EvaluationSummary] = ()) -> int:
@@ -89,7 +117,8 @@ def _get(args: argparse.Namespace, path: str, params: dict[str, str]) -> dict[st
         except ValueError:
             message = response.text
         raise GateError(f"collector answered {response.status_code}: {message}")
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def _from_collector(args: argparse.Namespace) -> tuple[EvaluationRecord, Sequence[EvaluationSummary]]:
@@ -104,12 +133,14 @@ def _from_collector(args: argparse.Namespace) -> tuple[EvaluationRecord, Sequenc
 
 
 def _from_db(args: argparse.Namespace) -> tuple[EvaluationRecord, Sequence[EvaluationSummary]]:
+    from envparity.collector.parity.model import ParityConfig
     from envparity.collector.parity.windows import parse_duration
     from envparity.collector.service import NotFound, ParityService
     from envparity.collector.store import Store, database_url
 
     if not args.db.is_file():
         raise GateError(f"{args.db}: no such file")
+    config = ParityConfig.load(_thresholds_file(args))
     try:
         store = Store(database_url(args.db))
     except Exception as exc:  # a locked or foreign file: say so in one line
@@ -118,7 +149,8 @@ def _from_db(args: argparse.Namespace) -> tuple[EvaluationRecord, Sequence[Evalu
         ) from None
     try:
         window = parse_duration(args.window)
-        evaluation = ParityService(store).latest(args.service, args.baseline, args.target, fresh=True, window=window)
+        service = ParityService(store, config)
+        evaluation = service.latest(args.service, args.baseline, args.target, fresh=True, window=window)
         return evaluation, store.evaluations(args.service, args.baseline, args.target, limit=50)
     except NotFound as exc:
         raise GateError(f"{exc} in {args.db}") from None
@@ -127,6 +159,10 @@ def _from_db(args: argparse.Namespace) -> tuple[EvaluationRecord, Sequence[Evalu
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.collector:
+        http_url("--collector", args.collector)
+    if args.collector and args.thresholds is not None:
+        raise ValueError("--thresholds goes with --db: a collector judges with the thresholds file it was started with")
     try:
         evaluation, history = _from_collector(args) if args.collector else _from_db(args)
     except GateError as exc:
@@ -136,15 +172,18 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from envparity.collector.parity.engine import evaluate
-    from envparity.collector.parity.model import Thresholds
+    from envparity.collector.parity.model import ParityConfig
     from envparity.collector.parity.record import EvaluationRecord
-    from envparity.collector.store.file_reader import read_file
+    from envparity.collector.store.file_reader import compare_files
 
+    config = ParityConfig.load(_thresholds_file(args))
+    if args.service is not None and args.service not in config.services:
+        raise ValueError(f"--service {args.service}: the thresholds file has no such service")
+    thresholds = config.thresholds(args.service or "")
+    if args.psi_binning:
+        thresholds = thresholds.model_copy(update={"psi_binning": args.psi_binning})
     features = [f.strip() for f in args.features.split(",")] if args.features else None
-    base = read_file(args.baseline, features, args.prediction, args.label, name=str(args.baseline))
-    target = read_file(args.target, features, args.prediction, args.label, name=str(args.target))
-    result = evaluate("files", base, target, Thresholds(psi_binning=args.psi_binning))
+    result = compare_files(args.baseline, args.target, thresholds, features, args.prediction, args.label)
     return _emit(EvaluationRecord.of(result), args.format, args.all)
 
 
@@ -159,6 +198,7 @@ def _upload(args: argparse.Namespace) -> int:
     from envparity.agent.wire import Sample
     from envparity.collector.store.file_reader import read_file
 
+    http_url("--collector", args.collector)
     data = read_file(args.file, prediction=args.prediction)
     columns = {
         name: _plain_numbers(col.numbers()) if col.kind == "numeric" else list(col.categories or [])
@@ -171,14 +211,14 @@ def _upload(args: argparse.Namespace) -> int:
         "Content-Encoding": "gzip",
         **({"Authorization": f"Bearer {args.token}"} if args.token else {}),
     }
-    for seq, start in enumerate(range(0, data.samples, chunk)):
+    for seq, (start, end) in enumerate(row_chunks(data.samples, chunk, f"uploading {args.file.name}")):
         samples = [
             Sample(
                 ts=now,
                 features={name: values[i] for name, values in columns.items()},
                 prediction=predictions[i] if predictions else None,
             )
-            for i in range(start, min(start + chunk, data.samples))
+            for i in range(start, end)
         ]
         snap = build_snapshot(
             agent_id=agent_id,
@@ -198,10 +238,8 @@ def _upload(args: argparse.Namespace) -> int:
                 content=gzip.compress(snap.model_dump_json().encode()),
             )
         except httpx.HTTPError as exc:
-            print(f"envparity: error: collector {args.collector} cannot be reached: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        if response.status_code != 200:
-            print(f"envparity: error: collector answered {response.status_code}: {response.text}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            raise ValueError(f"collector {args.collector} cannot be reached: {exc}") from None
+        if response.status_code != 200:  # raised, not printed: the progress bar is cleared first
+            raise ValueError(f"collector answered {response.status_code}: {response.text}")
     print(f"uploaded {data.samples} rows of {args.file} as {args.service}/ref.{args.name}")
     return EXIT_OK

@@ -15,7 +15,8 @@ artifact.
 Severity follows the environment an alert concerns: the ``target`` of a pair,
 the ``environment`` of an agent or a GPU. Each such alert is two rules of one
 name, ``critical`` where that label names a paging environment
-(``RuleSettings.paging_environments``) and ``warning`` elsewhere, so a drift of
+(``RuleSettings.paging_environments``, by default the collector's own list,
+``parity.pairs.PAGING_ENVIRONMENTS``) and ``warning`` elsewhere, so a drift of
 staging against production opens a ticket and the same drift of production
 pages. Two kinds keep one severity: ``DataDriftWarning``, the ticket tier below
 ``DataDriftCritical``, and the collector's own health (``EvaluationStalled``,
@@ -32,6 +33,7 @@ from typing import Any
 import yaml
 
 from envparity.collector.parity.check_specs import check_spec
+from envparity.collector.parity.pairs import PAGING_ENVIRONMENTS as PAGING_ENVIRONMENTS  # the collector's list
 from envparity.monitoring.promql import (
     FAILING,
     FINGERPRINT_LAYERS,
@@ -49,7 +51,6 @@ from envparity.monitoring.promql import (
 PREFIX = "EnvParity"
 RULES_FILE = "envparity-alerts.yml"
 DEFAULT_RUNBOOK = "https://github.com/envparity/envparity/blob/main/docs/runbooks.md"
-PAGING_ENVIRONMENTS = ("production", "prod", "prd", "live")
 CRITICAL, WARNING = "critical", "warning"
 # the distribution checks that can fail a prediction or confidence distribution, and those two subjects
 _PREDICTION_DRIFT = ("psi", "wasserstein", "ks", "chi2")

@@ -1,18 +1,23 @@
-"""Layer 2, data: per-feature drift, null rate, range violations against the baseline, and schema.
+"""Layer 2, data: whether there is data at all, per-feature drift, null rate, range violations, and schema.
 
-Drift of a feature is judged by the distribution checks (``drift``); the p-values
-are corrected over every distribution of the evaluation by the caller and passed
-in as ``q``.
+Drift of a feature is judged by the distribution checks (``drift``) and its null
+rate by a two-proportion test; their p-values are corrected together, over every
+distribution and null rate of the evaluation, by the caller and passed in as ``q``.
+An environment without data fails (``samples``): a gate must never pass because
+there was nothing to compare.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from envparity.collector.parity.checks.builder import make_check
-from envparity.collector.parity.checks.drift import drift_checks
+from envparity.collector.parity.checks.drift import drift_checks, drift_status
 from envparity.collector.parity.dataset import EnvironmentData
 from envparity.collector.parity.model import Check, Status, Thresholds
-from envparity.collector.parity.pvalues import exceedance_pvalue
+from envparity.collector.parity.pvalues import exceedance_pvalue, two_proportion_pvalue
 from envparity.collector.parity.stats import CategoricalComparison, NumericComparison
+from envparity.collector.parity.windows import is_earlier_window_of
 
 
 def feature_drift_checks(
@@ -22,25 +27,69 @@ def feature_drift_checks(
     return drift_checks("data", subject, c, q, t)
 
 
-def quality_checks(
-    subject: str, c: NumericComparison | CategoricalComparison, t: Thresholds, tests: int = 1
-) -> list[Check]:
-    """Null rate of any feature; the range check of a numeric one (``tests``: numeric features compared)."""
-    nb, nt = c.null_rate_baseline, c.null_rate_target
-    checks = [
-        make_check(
-            t,
-            layer="data",
-            check="null_rate",
-            subject=subject,
-            value=nt,
-            status="fail" if nt - nb > t.null_rate_max_increase else "ok",
-            detail=f"missing {nt:.1%} in target vs {nb:.1%} in baseline",
-        )
-    ]
-    if isinstance(c, NumericComparison):
-        checks.append(range_check(subject, c, t, tests))
-    return checks
+def _samples(t: Thresholds, value: float, status: Status, detail: str) -> Check:
+    return make_check(t, layer="data", check="samples", subject="samples", value=value, status=status, detail=detail)
+
+
+def _holds_aggregates(env: EnvironmentData) -> bool:
+    return bool(env.requests and env.requests.requests) or env.gpu is not None
+
+
+def presence_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
+    """A failure when an environment holds no samples (rows) while the other does, or neither holds anything.
+
+    An earlier window of the target itself (``production@24h``) without samples is history not
+    recorded yet: not judged. Environments that both report only request or GPU aggregates are
+    compared on those alone.
+    """
+    nb, nt = base.samples, target.samples
+    if nb and nt:
+        return []
+    if nb:
+        return [_samples(t, 0.0, "fail", f"no data in the target: 0 samples against {nb:,} in the baseline")]
+    if nt and is_earlier_window_of(base.name, target.name):
+        return [_samples(t, 0.0, "insufficient_data", f"no data in {base.name} yet: nothing to compare with")]
+    if nt:
+        return [_samples(t, 0.0, "fail", f"no data in the baseline: 0 samples against {nt:,} in the target")]
+    if _holds_aggregates(base) or _holds_aggregates(target):
+        return []
+    return [_samples(t, 0.0, "fail", "no data in either environment: nothing was compared")]
+
+
+@dataclass(frozen=True)
+class MissingValues:
+    """Missing values of one feature on each side, and the one-sided p-value of a higher rate in the target."""
+
+    subject: str
+    missing_baseline: int
+    total_baseline: int
+    missing_target: int
+    total_target: int
+
+    @property
+    def rates(self) -> tuple[float, float]:
+        return self.missing_baseline / self.total_baseline, self.missing_target / self.total_target
+
+    @property
+    def pvalue(self) -> float:
+        return two_proportion_pvalue(self.missing_baseline, self.total_baseline, self.missing_target, self.total_target)
+
+
+def null_rate_check(m: MissingValues, q: float, t: Thresholds) -> Check:
+    """Fails on a rise over ``null_rate_max_increase`` that the two-proportion test finds real after correction."""
+    nb, nt = m.rates
+    rise = nt - nb > t.null_rate_max_increase
+    return make_check(
+        t,
+        layer="data",
+        check="null_rate",
+        subject=m.subject,
+        value=nt,
+        status=drift_status(rise, rise, q, t),
+        detail=f"missing {nt:.1%} in target vs {nb:.1%} in baseline "
+        f"({m.missing_target:,} of {m.total_target:,} vs {m.missing_baseline:,} of {m.total_baseline:,}; "
+        f"p={m.pvalue:.3g}, BH q={q:.3g})",
+    )
 
 
 def range_check(subject: str, c: NumericComparison, t: Thresholds, tests: int = 1) -> Check:
@@ -61,6 +110,7 @@ def range_check(subject: str, c: NumericComparison, t: Thresholds, tests: int = 
         ),
     )
     status: Status = "fail" if c.range_violation > t.range_violation_max and p < t.fail_fdr / tests else "ok"
+    infinite = f", {c.n_infinite} of them infinite" if c.n_infinite else ""
     return make_check(
         t,
         layer="data",
@@ -69,7 +119,7 @@ def range_check(subject: str, c: NumericComparison, t: Thresholds, tests: int = 
         value=c.range_violation,
         status=status,
         detail=f"{c.range_violation:.2%} of target values outside the baseline's range "
-        f"({c.n_below} below, {c.n_above} above; p={p:.3g})",
+        f"({c.n_below} below, {c.n_above} above{infinite}; p={p:.3g})",
     )
 
 
@@ -90,7 +140,13 @@ def schema_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds)
         for name in sorted(target.features.keys() - base.features.keys())
     ]
     for name in sorted(base.features.keys() & target.features.keys()):
-        kb, kt = base.features[name].kind, target.features[name].kind
+        fb, ft = base.features[name], target.features[name]
+        kb, kt = fb.kind, ft.kind
+        if "unsupported" in (kb, kt):
+            side, note = ("baseline", fb.note) if kb == "unsupported" else ("target", ft.note)
+            detail = f"feature {name} is {note} in the {side}: not compared (unsupported type)"
+            checks.append(_schema(t, name, "unsupported", "insufficient_data", detail))
+            continue
         if "empty" in (kb, kt):
             continue
         if kb != kt:

@@ -19,6 +19,13 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+# KS decides significance, not size: a KS row that is not ok says which effect made it so
+_EFFECT = {
+    "fail": " (fails with the practical effect of PSI or Wasserstein)",
+    "warn": " (warns with the effect of PSI or Wasserstein)",
+}
+
+
 def drift_status(effect_fail: bool, effect_warn: bool, q: float, t: Thresholds) -> Status:
     """Fail only on a practical effect that is also significant after correction."""
     if effect_fail and q < t.fail_fdr:
@@ -64,7 +71,7 @@ def numeric_drift_checks(layer: Layer, subject: str, c: NumericComparison, q: fl
             subject=subject,
             value=c.ks_statistic,
             status=ks_status,
-            detail=f"KS statistic {_fmt(c.ks_statistic)}; {sig} (fails with a practical effect)",
+            detail=f"KS statistic {_fmt(c.ks_statistic)}; {sig}{_EFFECT.get(ks_status, '')}",
         ),
         make_check(
             t,

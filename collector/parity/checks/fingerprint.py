@@ -14,7 +14,8 @@ from envparity.collector.parity.checks.builder import make_check
 from envparity.collector.parity.model import Check, Layer, Status, Thresholds
 
 if TYPE_CHECKING:  # fingerprint items come from the store; files have none
-    from envparity.collector.parity.fingerprint_diff import DiffItem, Dimension
+    from envparity.collector.parity.diff_rules import Dimension
+    from envparity.collector.parity.fingerprint_diff import DiffItem
 
 _CHECK_FOR_KEY = (
     ("package:", "package"),

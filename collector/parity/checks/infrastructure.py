@@ -3,17 +3,26 @@
 Requests are compared from the exact aggregates the agents count (not the sampled
 requests): the error rate fails on an increase over its threshold that a
 two-proportion test also finds significant; a latency quantile fails when the
-ratio is over its threshold and the quantile grew by more than the histogram's
-resolution. GPU checks judge the target's saturation, memory headroom and lost GPUs.
+ratio is over its threshold, the quantile grew by more than an absolute floor
+(``latency_min_increase_s``: a few milliseconds matter to nobody), and the
+growth is more than sampling noise: the target's confidence interval of the
+quantile lies above the baseline's (each at ``fail_fdr``, one-sided). GPU checks
+judge the target's saturation, memory headroom and lost GPUs.
 """
 
 from __future__ import annotations
 
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
 from envparity.collector.parity.checks.builder import make_check
 from envparity.collector.parity.dataset import EnvironmentData
-from envparity.collector.parity.measures import histogram_quantile
+from envparity.collector.parity.measures import histogram_quantile, quantile_interval
 from envparity.collector.parity.model import Check, Status, Thresholds
 from envparity.collector.parity.pvalues import two_proportion_pvalue
+
+if TYPE_CHECKING:
+    from envparity.agent.wire import RequestAggregates
 
 
 def infrastructure_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
@@ -66,24 +75,32 @@ def request_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds
             detail=f"error rate {rg:.2%} in target vs {rb:.2%} in baseline (p={p:.3g})",
         )
     )
-    for q, name in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
-        lb, lt = histogram_quantile(q, b), histogram_quantile(q, g)
-        if lb is None or lt is None:
-            continue
-        ratio = lt / lb if lb > 0 else 1.0
-        failing = ratio > t.latency_ratio_max and lt - lb > t.latency_min_increase_s
-        checks.append(
-            make_check(
-                t,
-                layer="infrastructure",
-                check=f"latency_{name}_ratio",
-                subject="service",
-                value=ratio,
-                status="fail" if failing else "ok",
-                detail=f"latency {name} {lt * 1000:.3g} ms in target vs {lb * 1000:.3g} ms in baseline",
-            )
-        )
-    return checks
+    latencies = [latency_check(q, b, g, t) for q in (0.5, 0.95, 0.99)]
+    return checks + [c for c in latencies if c is not None]
+
+
+def latency_check(q: float, b: RequestAggregates, g: RequestAggregates, t: Thresholds) -> Check | None:
+    """The ratio of a latency quantile, target over baseline, judged with its floor and its noise."""
+    name = f"p{round(q * 100)}"
+    lb, lt = histogram_quantile(q, b), histogram_quantile(q, g)
+    z = NormalDist().inv_cdf(1 - t.fail_fdr)
+    bounds_b, bounds_t = quantile_interval(q, b, z), quantile_interval(q, g, z)
+    if lb is None or lt is None or bounds_b is None or bounds_t is None:
+        return None
+    ratio = lt / lb if lb > 0 else 1.0
+    beyond_noise = bounds_t[0] > bounds_b[1]
+    failing = ratio > t.latency_ratio_max and lt - lb > t.latency_min_increase_s and beyond_noise
+    return make_check(
+        t,
+        layer="infrastructure",
+        check=f"latency_{name}_ratio",
+        subject="service",
+        value=ratio,
+        status="fail" if failing else "ok",
+        detail=f"latency {name} {lt * 1000:.3g} ms in target vs {lb * 1000:.3g} ms in baseline "
+        f"(intervals {bounds_t[0] * 1000:.3g}-{bounds_t[1] * 1000:.3g} vs "
+        f"{bounds_b[0] * 1000:.3g}-{bounds_b[1] * 1000:.3g} ms; floor {t.latency_min_increase_s * 1000:g} ms)",
+    )
 
 
 def gpu_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:

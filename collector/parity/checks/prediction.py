@@ -2,9 +2,14 @@
 
 Prediction and confidence distributions are judged by the distribution checks
 (``drift``, with the p-value ``q`` corrected by the caller); a numeric one also
-shows its mean shift and variance ratio, with the worst status of its drift
-checks. Requests seen in both environments (shadow traffic) are compared pairwise:
-the share of agreeing predictions, and per feature the share of differing values.
+shows its mean shift and variance ratio for context: no threshold judges them,
+so they are always ``ok`` (the drift checks beside them carry the verdict).
+
+Requests seen in both environments (shadow traffic) are compared pairwise: the
+share of agreeing predictions among the requests with a prediction on both sides
+(a request that failed on a side is a matter of error parity, not agreement), and
+per feature the share of differing values among the requests where the feature
+is present on at least one side.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from envparity.collector.parity.checks.builder import insufficient, make_check
 from envparity.collector.parity.checks.drift import drift_checks
 from envparity.collector.parity.dataset import ShadowPairs
-from envparity.collector.parity.model import STATUS_ORDER, Check, Thresholds
+from envparity.collector.parity.model import Check, Thresholds
 from envparity.collector.parity.stats import CategoricalComparison, NumericComparison
 
 
@@ -23,7 +28,6 @@ def prediction_drift_checks(
     checks = drift_checks("prediction", subject, c, q, t)
     if not isinstance(c, NumericComparison):
         return checks
-    status = min((check.status for check in checks), key=STATUS_ORDER.__getitem__)
     return [
         *checks,
         make_check(
@@ -32,7 +36,7 @@ def prediction_drift_checks(
             check="mean_shift",
             subject=subject,
             value=c.mean_shift,
-            status=status,
+            status="ok",
             detail=f"mean moved {c.mean_shift:+.3g} baseline std",
         ),
         make_check(
@@ -41,7 +45,7 @@ def prediction_drift_checks(
             check="variance_ratio",
             subject=subject,
             value=c.std_ratio**2,
-            status=status,
+            status="ok",
             detail=f"variance ratio target/baseline {c.std_ratio**2:.3g}",
         ),
     ]
@@ -62,7 +66,7 @@ def shadow_checks(shadow: ShadowPairs | None, t: Thresholds) -> list[Check]:
             subject="prediction",
             value=agreement,
             status="fail" if agreement < t.shadow_agreement_min else "ok",
-            detail=f"{agreement:.2%} of {shadow.matched} requests seen in both environments agree",
+            detail=f"{agreement:.2%} of {shadow.matched} requests with a prediction in both environments agree",
         )
     ]
     for feature, (n, differ) in sorted(shadow.feature_mismatches.items()):
@@ -75,7 +79,7 @@ def shadow_checks(shadow: ShadowPairs | None, t: Thresholds) -> list[Check]:
                 subject=feature,
                 value=share,
                 status="fail" if share > t.feature_mismatch_max else "ok",
-                detail=f"{differ} of {n} shared requests differ by more than {t.feature_tolerance:g}",
+                detail=f"{differ} of {n} shared requests with the feature differ by more than {t.feature_tolerance:g}",
             )
         )
     return checks
