@@ -1,4 +1,4 @@
-"""Reading settings from environment variables: one place, one error type, no heavy imports.
+"""Reading settings from environment variables and checking URLs: one place, one error type, no heavy imports.
 
 The command line reads its defaults from here while it builds its parser, so this
 module must stay cheap to import.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from typing import overload
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -31,3 +32,15 @@ def env_number(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def http_url(what: str, value: str) -> str:
+    """``value`` if it is an http or https URL with a host; else SettingsError, one line naming ``what``."""
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a port that is no number, a malformed IPv6 host
+        valid = False
+    if not valid:
+        raise SettingsError(f"{what} {value!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8400")
+    return value

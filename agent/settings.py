@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 
 from platformdirs import user_state_dir
 
-from envparity.agent.environ import SettingsError, env_number, env_str
+from envparity.agent.environ import SettingsError, env_number, env_str, http_url
 from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.spool import DEFAULT_MAX_BYTES
 
@@ -58,6 +58,9 @@ class AgentSettings:
     push_timeout_s: float = 10.0
     push_attempts: int = 4
     sources: FingerprintSources = field(default_factory=FingerprintSources)
+
+    def __post_init__(self) -> None:
+        http_url("collector URL", self.collector)
 
     @property
     def spool_path(self) -> Path:

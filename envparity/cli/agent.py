@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envparity.agent.environ import env_number, env_str
+from envparity.agent.environ import env_number, env_str, http_url
 from envparity.cli.exits import EXIT_DEAD_LETTERED, EXIT_OK, EXIT_SPOOLED
 from envparity.cli.sources import add_source_options, sources_from_args
 
@@ -179,6 +179,8 @@ def _proxy(args: argparse.Namespace) -> int:
     from envparity.agent.capture.shadow import ShadowMirror
 
     host, port = _listen(args.listen)
+    upstream = http_url("--upstream", args.upstream)
+    shadow_url = http_url("--shadow", args.shadow) if args.shadow else None
     config = CaptureConfig(
         paths=tuple(p.strip() for p in args.paths.split(",")) if args.paths else DEFAULT_PATHS,
         features_pointer=args.features_pointer,
@@ -188,14 +190,12 @@ def _proxy(args: argparse.Namespace) -> int:
     )
     agent = agent_from_args(args)
     shadow = None
-    if args.shadow:
-        shadow = ShadowMirror(
-            args.shadow, args.shadow_fraction, args.shadow_max_in_flight, counter=agent.metrics.shadow
-        )
-    recorded = EnvParityMiddleware(ReverseProxy(args.upstream, args.upstream_timeout), agent, config, shadow)
+    if shadow_url:
+        shadow = ShadowMirror(shadow_url, args.shadow_fraction, args.shadow_max_in_flight, counter=agent.metrics.shadow)
+    recorded = EnvParityMiddleware(ReverseProxy(upstream, args.upstream_timeout), agent, config, shadow)
     server = uvicorn.Server(
         uvicorn.Config(
-            ProxyEndpoints(recorded, args.upstream),
+            ProxyEndpoints(recorded, upstream),
             host=host,
             port=port,
             log_level="warning",
