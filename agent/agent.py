@@ -123,6 +123,7 @@ class Agent:
             self.settings.push_timeout_s,
             self.settings.push_attempts,
             tracer=self._tracer,
+            verify=self.settings.tls_verify(),
         )
         self.pusher.on_attempt = self._on_attempt
         self._fingerprint: Fingerprint | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -106,13 +107,16 @@ class Pusher:
         backoff_cap_s: float = 30.0,
         sleep: Callable[[float], None] | None = None,
         tracer: PushTracer | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(base_url=collector_url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self._client = httpx.Client(
+            base_url=collector_url.rstrip("/"), headers=headers, timeout=timeout_s, verify=verify
+        )
         self.timeout_s, self.attempts = timeout_s, attempts
         self.backoff_base_s, self.backoff_cap_s = backoff_base_s, backoff_cap_s
         self._sleep = sleep or self._wait

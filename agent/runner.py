@@ -20,7 +20,13 @@ def open_spool(settings: AgentSettings) -> Spool:
 
 
 def open_pusher(settings: AgentSettings) -> Pusher:
-    return Pusher(settings.collector, settings.token, settings.push_timeout_s, settings.push_attempts)
+    return Pusher(
+        settings.collector,
+        settings.token,
+        settings.push_timeout_s,
+        settings.push_attempts,
+        verify=settings.tls_verify(),
+    )
 
 
 def spool_fingerprint_snapshot(settings: AgentSettings, spool: Spool, window_start: datetime | None = None) -> int:

@@ -10,10 +10,13 @@
 | ENVPARITY_SPOOL_DIR       | spool directory                           | user state dir           |
 | ENVPARITY_SPOOL_MAX_BYTES | spool size bound                          | 268435456                |
 | ENVPARITY_PUSH_TIMEOUT_S  | HTTP timeout per push                     | 10                       |
+| ENVPARITY_CA_FILE         | PEM CA bundle that signed the collector's | the system's CAs         |
+|                           | TLS certificate                           |                          |
 """
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict
@@ -43,6 +46,7 @@ class SettingsFields(TypedDict, total=False):
     spool_max_bytes: int
     push_timeout_s: float
     push_attempts: int
+    ca_file: Path | None
     sources: FingerprintSources
 
 
@@ -57,10 +61,20 @@ class AgentSettings:
     spool_max_bytes: int = DEFAULT_MAX_BYTES
     push_timeout_s: float = 10.0
     push_attempts: int = 4
+    ca_file: Path | None = None  # verify the collector's certificate against this CA bundle
     sources: FingerprintSources = field(default_factory=FingerprintSources)
 
     def __post_init__(self) -> None:
         http_url("collector URL", self.collector)
+
+    def tls_verify(self) -> ssl.SSLContext | bool:
+        """How the collector's TLS certificate is verified: against ``ca_file`` when given, else the system's CAs."""
+        if self.ca_file is None:
+            return True
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except OSError as exc:  # a missing file, or one that holds no certificate
+            raise SettingsError(f"CA file {self.ca_file}: {exc}") from None
 
     @property
     def spool_path(self) -> Path:
@@ -78,6 +92,7 @@ class AgentSettings:
             spool_dir=Path(p) if (p := env_str("ENVPARITY_SPOOL_DIR")) else None,
             spool_max_bytes=int(env_number("ENVPARITY_SPOOL_MAX_BYTES", DEFAULT_MAX_BYTES)),
             push_timeout_s=env_number("ENVPARITY_PUSH_TIMEOUT_S", 10.0),
+            ca_file=Path(c) if (c := env_str("ENVPARITY_CA_FILE")) else None,
         )
         settings = replace(from_env, **{k: v for k, v in overrides.items() if v is not None})
         for required in ("service", "environment"):

@@ -25,6 +25,11 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", help="service name (default: $ENVPARITY_SERVICE)")
     parser.add_argument("--environment", help="environment name (default: $ENVPARITY_ENVIRONMENT)")
     parser.add_argument("--token", help="collector bearer token (default: $ENVPARITY_TOKEN)")
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        help="PEM CA bundle to verify the collector's TLS certificate (default: $ENVPARITY_CA_FILE, else the system's)",
+    )
     parser.add_argument("--agent-id", help="agent id (default: $ENVPARITY_AGENT_ID, else kept in the spool)")
     parser.add_argument(
         "--spool", type=Path, help="spool directory (default: $ENVPARITY_SPOOL_DIR or the user's state dir)"
@@ -66,6 +71,7 @@ def settings_from_args(args: argparse.Namespace) -> AgentSettings:
         environment=args.environment,
         collector=args.collector,
         token=args.token,
+        ca_file=args.ca_file,
         agent_id=args.agent_id,
         spool_dir=args.spool,
         sources=sources_from_args(args),

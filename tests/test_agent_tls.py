@@ -1,0 +1,141 @@
+"""The agent verifies the collector's TLS certificate against a CA file (``--ca-file``, ``ENVPARITY_CA_FILE``).
+
+A certificate authority and a server certificate for 127.0.0.1 are made here with
+``openssl``; a small HTTPS server stands in for the collector's snapshot endpoint.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+from envparity.agent import Agent
+from envparity.agent.fingerprint import FingerprintSources
+
+SOURCES = FingerprintSources(env_prefixes=("NONE_",))
+SERVER_EXTENSIONS = """\
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1
+authorityKeyIdentifier = keyid
+"""
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ca.pem (a test CA) and server.pem/server.key (127.0.0.1, signed by it) in a fresh folder."""
+    d = tmp_path_factory.mktemp("tls")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=envparity test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", "server.key", "-out", "server.csr", cwd=d)  # fmt: skip
+    (d / "server.ext").write_text(SERVER_EXTENSIONS)
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "1", "-extfile", "server.ext", "-out", "server.pem", cwd=d)  # fmt: skip
+    return d
+
+
+@dataclass
+class SnapshotSink:
+    """What the stand-in collector received."""
+
+    url: str
+    bodies: list[bytes] = field(default_factory=list)
+
+
+@pytest.fixture
+def https_collector(certificates: Path) -> Iterator[SnapshotSink]:
+    """An HTTPS server on 127.0.0.1 that acknowledges every snapshot POSTed to it."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Acknowledge)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificates / "server.pem", certificates / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    sink = SnapshotSink(f"https://127.0.0.1:{server.server_address[1]}")
+    server.sink = sink  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield sink
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Acknowledge(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.server.sink.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))  # type: ignore[attr-defined]
+        answer = json.dumps({"stored": True}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def agent(url: str, spool: Path, ca_file: Path | None) -> Agent:
+    return Agent(
+        service="fraud",
+        environment="staging",
+        collector=url,
+        spool_dir=spool,
+        ca_file=ca_file,
+        push_attempts=1,
+        sources=SOURCES,
+        gpu_interval_s=None,
+        start=False,
+    )
+
+
+def test_delivers_to_a_collector_signed_by_the_ca_file(https_collector, certificates, tmp_path) -> None:
+    trusting = agent(https_collector.url, tmp_path / "spool", certificates / "ca.pem")
+    trusting.record(request_id="r-1", features={"amount": 3}, prediction=0.5)
+    assert trusting.close()
+    assert len(https_collector.bodies) == 1
+
+
+def test_refuses_the_certificate_without_the_ca_file(https_collector, tmp_path, caplog) -> None:
+    doubting = agent(https_collector.url, tmp_path / "spool", None)  # the system's CAs do not know the test CA
+    doubting.record(request_id="r-1")
+    with caplog.at_level(logging.WARNING, logger="envparity.agent"):
+        assert doubting.close() is False
+    assert https_collector.bodies == []
+    assert len(list(doubting.spool.pending())) == 1  # kept for later, not lost
+    refused = [r.getMessage() for r in caplog.records if "CERTIFICATE_VERIFY_FAILED" in r.getMessage()]
+    assert len(refused) == 1 and "\n" not in refused[0], caplog.text
+
+
+def test_command_line_takes_the_ca_file_from_an_option_or_the_environment(
+    https_collector, certificates, tmp_path
+) -> None:
+    once = ["agent", "run", "--once", "--collector", https_collector.url, "--service", "fraud"]
+    once += ["--environment", "staging", "--env-prefix", "NONE_"]
+    refused = run_cli(*once, "--spool", str(tmp_path / "a"))
+    assert refused.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr  # spooled
+    by_option = run_cli(*once, "--spool", str(tmp_path / "b"), "--ca-file", str(certificates / "ca.pem"))
+    assert by_option.returncode == 0, by_option.stderr
+    by_variable = run_cli(
+        *once, "--spool", str(tmp_path / "c"), env={"ENVPARITY_CA_FILE": str(certificates / "ca.pem")}
+    )
+    assert by_variable.returncode == 0, by_variable.stderr
+    assert len(https_collector.bodies) == 2
+    missing = run_cli(*once, "--spool", str(tmp_path / "d"), "--ca-file", str(tmp_path / "no-such.pem"))
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no-such.pem" in missing.stderr
