@@ -11,7 +11,7 @@ from pathlib import Path
 from envparity.agent.environ import env_number, env_str
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("collector", help="the central collector service")
     inner = parser.add_subparsers(dest="collector_command", required=True, metavar="SUBCOMMAND")
     serve = inner.add_parser("serve", help="serve the API on a DuckDB file or PostgreSQL")
