@@ -16,10 +16,12 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
+import yaml
 from capture_apps import model_app, serve, start_proxy, stop
-from helpers import free_port
+from helpers import REPO, free_port
 
 from envparity.agent import Agent
+from envparity.cli import build_parser
 
 
 @pytest.fixture
@@ -99,11 +101,19 @@ def test_one_date_and_one_server_header(collector, tmp_path: Path) -> None:
     assert stop(proc) == 0
 
 
+def sidecar() -> dict[str, Any]:
+    """The proxy container of the Kustomize sidecar component."""
+    patch = yaml.safe_load((REPO / "deploy/kustomize/components/sidecar/deployment-patch.yaml").read_text())
+    return next(c for c in patch["spec"]["template"]["spec"]["containers"] if c["name"] == "envparity-proxy")
+
+
 def test_health_and_readiness_are_the_proxys_own(collector, tmp_path: Path) -> None:
     with serve(model_app()) as upstream:
         proc, proxy, _ = start_proxy(collector, upstream, tmp_path, "production", "--paths", "/*")
         assert httpx.get(f"{proxy}/.envparity/health").text == "ok\n"
         assert httpx.get(f"{proxy}/.envparity/ready").status_code == 200
+        for probe in ("livenessProbe", "readinessProbe"):  # what the deployed sidecar's probes ask is answered
+            assert httpx.get(f"{proxy}{sidecar()[probe]['httpGet']['path']}").status_code == 200, probe
         assert httpx.get(f"{proxy}/.envparity/other").status_code == 404
         assert httpx.get(f"{proxy}/health").status_code == 200  # the model's own path is still the model's
     ready = httpx.get(f"{proxy}/.envparity/ready")  # the upstream is gone
@@ -123,6 +133,9 @@ def test_agent_metrics_bind_to_the_address_asked_for(collector, tmp_path: Path) 
             httpx.get(f"http://127.0.0.1:{metrics}/metrics")
         assert stop(proc) == 0
     assert scraped.status_code == 200 and "envparity_agent_windows_sealed_total" in scraped.text
+    deployed = build_parser().parse_args(sidecar()["args"])  # the sidecar component's agent metrics: scrapeable
+    ports = {p["name"]: p["containerPort"] for p in sidecar()["ports"]}
+    assert deployed.metrics_host == "0.0.0.0" and ports["agent-metrics"] == deployed.metrics_port
 
 
 def test_agent_metrics_host_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
