@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped; types-tqdm is not a dependency
+from tqdm import tqdm
 
 
 def row_chunks(total: int, size: int, desc: str) -> Iterator[tuple[int, int]]:
