@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("demo", help="run the end-to-end demo (collector, two environments)")
     parser.add_argument("--workdir", type=Path, help="where the demo writes (default: a temp dir)")
     parser.add_argument("--seconds", type=float, default=45.0, help="traffic duration (default 45)")

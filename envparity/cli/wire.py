@@ -6,7 +6,7 @@ import argparse
 import json
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("wire", help="the agent-collector wire format")
     inner = parser.add_subparsers(dest="wire_command", required=True, metavar="SUBCOMMAND")
     schema = inner.add_parser("schema", help="print the JSON Schema of the wire format")
