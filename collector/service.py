@@ -3,6 +3,10 @@
 Reading never changes state: only the scheduled cycle (``evaluate_all``) stores
 evaluations and changes what the Prometheus gauges export; a one-off evaluation
 (a fresh check, an earlier window, a report view) is computed and handed back.
+Every evaluation ranks its probable causes with the evidence the store holds: the
+service's declared lineage, when fingerprint keys changed (both environments'
+fingerprint histories) and when each symptom began failing (the previous stored
+evaluation of the pair).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from envparity.collector.parity.causes import CauseAnalysis, rank_causes
 from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
 from envparity.collector.parity.diff_rules import DiffRule
 from envparity.collector.parity.engine import evaluate
 from envparity.collector.parity.fingerprint_diff import DiffItem, diff_fingerprints, dimension_parity
-from envparity.collector.parity.model import ParityConfig
+from envparity.collector.parity.model import Check, ParityConfig
 from envparity.collector.parity.record import EvaluationRecord
+from envparity.collector.parity.timeline import first_failed, key_changes
 from envparity.collector.parity.windows import split_environment
 from envparity.collector.store import Store
 from envparity.collector.store.environment_reader import (
@@ -28,6 +34,7 @@ from envparity.collector.store.environment_reader import (
     load_shadow,
     shares_requests,
 )
+from envparity.collector.store.history import failing_since, fingerprint_histories
 
 if TYPE_CHECKING:
     from envparity.agent.wire import Fingerprint
@@ -57,6 +64,8 @@ class _PairInputs:
     shadow: ShadowPairs | Future[ShadowPairs]  # pending while the store matches shadow requests
     items: list[DiffItem]
     fingerprint_parity: dict[str, float]
+    changed_at: dict[str, datetime]  # fingerprint key -> its last change, in either environment
+    failing_since: dict[str, datetime]  # symptom -> start of its streak, as the previous evaluation recorded
 
 
 @dataclass
@@ -82,13 +91,16 @@ class ParityService:
     def _window_for(self, spec: str, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         return _ALL_TIME if spec.startswith(REFERENCE_PREFIX) else (start, end)
 
-    def _fingerprints(self, service: str, specs: list[str]) -> dict[str, Fingerprint]:
-        """The latest fingerprint of each environment named, in one query.
-
-        An earlier window (``production@24h``) shares its environment's; references have none.
-        """
+    @staticmethod
+    def _fingerprinted(specs: list[str]) -> list[str]:
+        """The environments whose fingerprints the specs read: an earlier window (``production@24h``) shares
+        its environment's; references have none."""
         names = {split_environment(spec)[0] for spec in specs}
-        return self.store.latest_fingerprints(service, sorted(n for n in names if not n.startswith(REFERENCE_PREFIX)))
+        return sorted(n for n in names if not n.startswith(REFERENCE_PREFIX))
+
+    def _fingerprints(self, service: str, specs: list[str]) -> dict[str, Fingerprint]:
+        """The latest fingerprint of each environment named, in one query."""
+        return self.store.latest_fingerprints(service, self._fingerprinted(specs))
 
     @staticmethod
     def _fingerprint_diff(
@@ -111,6 +123,7 @@ class ParityService:
         read = _ServiceInputs(environments, (start, end))
         tolerance, rules = self.config.thresholds(service).feature_tolerance, self.config.rules(service)
         fingerprints = self._fingerprints(service, specs)
+        histories = fingerprint_histories(self.store, service, self._fingerprinted(specs), end)
         for baseline, target in pairs:
             try:
                 shadow: ShadowPairs | Future[ShadowPairs] = ShadowPairs()
@@ -118,8 +131,12 @@ class ParityService:
                     shadow = self._matcher.submit(
                         load_shadow, self.store, service, baseline, target, start, end, tolerance
                     )
+                changed = key_changes([histories.get(n, []) for n in self._fingerprinted([baseline, target])], rules)
                 read.pairs[(baseline, target)] = _PairInputs(
-                    shadow, *self._fingerprint_diff(fingerprints, baseline, target, rules)
+                    shadow,
+                    *self._fingerprint_diff(fingerprints, baseline, target, rules),
+                    changed_at=changed,
+                    failing_since=failing_since(self.store, service, baseline, target, end),
                 )
             except Exception as exc:  # handed to the evaluation, which logs it
                 read.pairs[(baseline, target)] = exc
@@ -196,8 +213,14 @@ class ParityService:
         env = read.environments
         result = evaluate(service, env[baseline], env[target], thresholds, inputs.items, inputs.shadow)
         result.fingerprint_parity = inputs.fingerprint_parity
+        result.probable_causes = self._causes(service, result.checks, inputs, end)
         result.window_start, result.window_end, result.evaluated_at = start, end, datetime.now(UTC)
         return EvaluationRecord.of(result)
+
+    def _causes(self, service: str, checks: list[Check], inputs: _PairInputs, at: datetime) -> CauseAnalysis:
+        """The ranked causes of one evaluation whose data window ends ``at``."""
+        began = first_failed(checks, inputs.failing_since, at)
+        return rank_causes(checks, self.config.lineage(service), inputs.changed_at, began)
 
     def exported(self) -> list[tuple[Pair, EvaluationRecord]]:
         """The latest scheduled evaluation of every pair, in pair order: what the gauges export."""
