@@ -13,6 +13,11 @@ and re-taking the fingerprint (every ``fingerprint_every_s``; sent in full only
 when its hash changes). ``Agent`` is the ``WindowedSink`` the capture paths
 record into (``envparity.agent.sink``).
 
+A window always seals: the sampled values are cleaned into what the wire takes
+(``envparity.agent.clean``) and personal feature values masked
+(``envparity.agent.privacy``), both counted in the agent's metrics; each
+snapshot's header carries the snapshots lost so far, as the spool counts them.
+
 Forking servers (gunicorn, uvicorn ``--workers``): every worker is an agent of
 its own. After a fork the child gets a fresh recorder, a new agent id
 (``<parent id>-w<pid>``), its own spool under ``<spool>/workers/<pid>`` and its
@@ -36,8 +41,9 @@ from envparity.agent.fingerprint import take_fingerprint
 from envparity.agent.gpu import GpuSampler
 from envparity.agent.jobs import Jobs
 from envparity.agent.metrics import DEFAULT_METRICS_HOST, AgentMetrics
+from envparity.agent.privacy import FeatureMasker
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
-from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Instance, OutcomeValue, Recorder, Slot
+from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Instance, OutcomeValue, Recorder, SealedWindow, Slot
 from envparity.agent.settings import AgentSettings, SettingsFields
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.spool import Spool
@@ -76,7 +82,8 @@ class Agent:
         self.settings = settings = _settings(settings, fields)
         self.window_s, self.fingerprint_every_s = window_s, fingerprint_every_s
         self.sample_size = sample_size
-        self.metrics = AgentMetrics()
+        self.metrics = AgentMetrics(losses=lambda: self.spool.losses())
+        self._masker = FeatureMasker.from_lists(settings.mask_features, settings.mask_names, settings.keep_names)
         self._tracer = PushTracer(otlp_endpoint)
         self.gpu_interval_s = gpu_interval_s
         self._gpu = GpuSampler() if gpu_interval_s else None
@@ -115,7 +122,7 @@ class Agent:
     # --- lifecycle ------------------------------------------------------------
 
     def _open(self, agent_id: str | None, spool_dir: Path | None = None) -> None:
-        self.recorder = Recorder(self.sample_size)
+        self.recorder = Recorder(self.sample_size, masker=self._masker)
         self.spool = Spool(spool_dir or self.settings.spool_path, agent_id, self.settings.spool_max_bytes)
         self.pusher = Pusher(
             self.settings.collector,
@@ -124,6 +131,7 @@ class Agent:
             self.settings.push_attempts,
             tracer=self._tracer,
             verify=self.settings.tls_verify(),
+            max_attempts=self.settings.max_attempts,
         )
         self.pusher.on_attempt = self._on_attempt
         self._fingerprint: Fingerprint | None = None
@@ -301,41 +309,43 @@ class Agent:
         with self._seal_lock:
             window = self.recorder.seal()
             gpu: GpuSection | None = self._gpu.seal() if self._gpu is not None else None
-            sequence = self.spool.next_sequence()
-            snap = build_snapshot(
-                agent_id=self.agent_id,
-                sequence=sequence,
-                service=self.settings.service,
-                environment=self.settings.environment,
-                window_start=window.start,
-                window_end=window.end,
-                fingerprint=self._fingerprint,
-                acked_fingerprint=self.spool.state.acked_fingerprint,
-                requests=window.requests,
-                samples=window.samples or None,
-                outcomes=window.outcomes or None,
-                gpu=gpu,
-            )
-            self.spool.put(sequence, snap.model_dump_json().encode())
+            sequence = self.spool.put_next(lambda seq: self._snapshot_json(seq, window, gpu))
             for hook in self._sealed_hooks:
                 hook()
         self.metrics.windows.inc()
         self.metrics.spooled.inc()
         self.metrics.records.inc(window.requests.requests)
         self.metrics.spool_bytes.set(self.spool.pending_bytes())
+        for reason, count in window.cleaned.items():
+            self.metrics.cleaned.labels(reason=reason).inc(count)
+        self.metrics.masked.inc(window.masked)
         if window.outcomes_dropped:
             log.warning("dropped %d outcomes over the per-window bound", window.outcomes_dropped)
         return sequence
 
+    def _snapshot_json(self, sequence: int, window: SealedWindow, gpu: GpuSection | None) -> bytes:
+        """The snapshot of a sealed window, with the losses so far, as spooled and sent."""
+        snap = build_snapshot(
+            agent_id=self.agent_id,
+            sequence=sequence,
+            service=self.settings.service,
+            environment=self.settings.environment,
+            window_start=window.start,
+            window_end=window.end,
+            fingerprint=self._fingerprint,
+            acked_fingerprint=self.spool.state.acked_fingerprint,
+            requests=window.requests,
+            samples=window.samples or None,
+            outcomes=window.outcomes or None,
+            gpu=gpu,
+            snapshots_lost=self.spool.losses(),
+        )
+        return snap.model_dump_json().encode()
+
     def deliver(self) -> DeliveryReport:
-        """Send what the spool holds, oldest first, as far as the collector takes it."""
-        dropped_before = self.spool.state.dropped
+        """Send what the spool holds, oldest first, as far as the collector takes it (losses: the spool counts them)."""
         report = self.pusher.deliver(self.spool)
         self.metrics.sent.inc(report.sent)
-        if report.dead:
-            self.metrics.dropped.labels(reason="dead_letter").inc(report.dead)
-        if self.spool.state.dropped > dropped_before:
-            self.metrics.dropped.labels(reason="spool_bound").inc(self.spool.state.dropped - dropped_before)
         self.metrics.spool_bytes.set(self.spool.pending_bytes())
         return report
 

@@ -128,6 +128,20 @@ METRICS: tuple[MetricSpec, ...] = (
         "seconds",
     ),
     MetricSpec(
+        "envparity_environment_snapshots_lost_total",
+        "counter",
+        "Snapshots the environment's agents lost before delivery, as they report them, by reason (spool_bound, "
+        "refused, server_error).",
+        (*ENVIRONMENT, "reason"),
+    ),
+    MetricSpec(
+        "envparity_environment_snapshots_missing",
+        "gauge",
+        "Sequence numbers missing between the first and the last snapshot the collector holds of each of the "
+        "environment's agents (lost, or still on their way).",
+        ENVIRONMENT,
+    ),
+    MetricSpec(
         "envparity_fingerprint_changes_total",
         "counter",
         "Fingerprints never seen before, first reported by the environment (package, config, artifact changes).",
@@ -197,6 +211,20 @@ METRICS: tuple[MetricSpec, ...] = (
         "counter",
         "Snapshots lost: dropped by the spool bound or dead-lettered.",
         ("reason",),
+        component="agent",
+    ),
+    MetricSpec(
+        "envparity_agent_values_cleaned_total",
+        "counter",
+        "Recorded values made wire-safe when a window was sealed (cut, NUL or surrogates replaced, nulled, dropped), "
+        "by reason.",
+        ("reason",),
+        component="agent",
+    ),
+    MetricSpec(
+        "envparity_agent_values_masked_total",
+        "counter",
+        "Sampled feature values masked as personal data or secrets before they left the process.",
         component="agent",
     ),
     MetricSpec(

@@ -7,22 +7,44 @@ from outside its pod.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from collections.abc import Callable, Iterable, Mapping
 
-from envparity.agent.catalogue import instrument
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from envparity.agent.catalogue import family, instrument
 
 DEFAULT_METRICS_HOST = "127.0.0.1"
 
 
-class AgentMetrics:
-    """Counters of windows, snapshots and losses, in a registry of the agent's own."""
+class _Losses(Collector):
+    """Snapshots lost, by reason, as the spool counts them: the metric reads the one count, never keeps its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, losses: Callable[[], Mapping[str, int]]) -> None:
+        self._losses = losses
+
+    def collect(self) -> Iterable[Metric]:
+        dropped = family("envparity_agent_snapshots_dropped_total", CounterMetricFamily)
+        for reason, count in sorted(self._losses().items()):
+            dropped.add_metric([reason], count)
+        yield dropped
+
+
+class AgentMetrics:
+    """Counters of windows, snapshots, cleaned values and losses, in a registry of the agent's own.
+
+    ``losses`` returns the snapshots lost so far by reason (``Spool.losses``).
+    """
+
+    def __init__(self, losses: Callable[[], Mapping[str, int]]) -> None:
         self.registry = r = CollectorRegistry()
         self.windows = instrument(r, "envparity_agent_windows_sealed_total", Counter)
         self.sent = instrument(r, "envparity_agent_snapshots_sent_total", Counter)
         self.spooled = instrument(r, "envparity_agent_snapshots_spooled_total", Counter)
-        self.dropped = instrument(r, "envparity_agent_snapshots_dropped_total", Counter)
+        r.register(_Losses(losses))
+        self.cleaned = instrument(r, "envparity_agent_values_cleaned_total", Counter)
+        self.masked = instrument(r, "envparity_agent_values_masked_total", Counter)
         self.push_seconds = instrument(
             r,
             "envparity_agent_push_duration_seconds",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from envparity.agent.fingerprint.secrets import deployment_salt, key_looks_secret, value_looks_secret
+from envparity.agent.wire import FeatureValue
 
 MASKED = "masked"
 _PERSONAL_WORDS = frozenset(
@@ -97,11 +98,11 @@ class FeatureMasker:
         digest = hmac.new(self.salt.encode(), str(value).encode("utf-8", "replace"), hashlib.sha256).hexdigest()
         return f"{MASKED}:{digest[:16]}"
 
-    def features(self, features: Mapping[str, object]) -> dict[str, object]:
+    def features(self, features: Mapping[str, FeatureValue]) -> dict[str, FeatureValue]:
         """The features with personal values replaced; the input is not changed."""
         if not self.enabled:
             return dict(features)
-        out: dict[str, object] = {}
+        out: dict[str, FeatureValue] = {}
         for name, value in features.items():
             if value is None or name in self.keep_names:
                 out[name] = value

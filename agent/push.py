@@ -5,11 +5,18 @@ Outcomes per snapshot:
 * 200: acknowledged, removed from the spool;
 * 409 ``unknown_fingerprint``: the collector lacks the fingerprint a hash-only
   snapshot names; the full fingerprint is put back in and the snapshot resent;
-* 429 / 503 / other 5xx / network failure: retried with exponential backoff and
-  full jitter, honouring ``Retry-After``; left in the spool when retries run out;
+* 408 / 429 / 502 / 503 / 504 / network failure: the collector is away or busy;
+  retried with exponential backoff and full jitter, honouring ``Retry-After``;
+  left in the spool when retries run out;
+* any other 5xx: the collector failed on this snapshot; retried the same way, and
+  each failure is counted in the spool. After ``max_attempts`` failures the
+  snapshot is a suspect: it no longer holds up the later ones, and it moves to
+  the dead-letter folder (reason ``server_error``) once it fails again while the
+  collector takes a later snapshot in the same round. A collector that fails on
+  everything (its database is down) dead-letters nothing;
 * 401 / 403: the token is wrong, not the snapshot; delivery stops, nothing is lost;
 * any other 4xx: the collector will never take it; moved to the dead-letter
-  folder with the collector's message, logged once.
+  folder (reason ``refused``) with the collector's message, logged once.
 
 The pusher never touches the spool's files: it walks ``Spool.pending()`` and
 answers each entry. ``finish_by(deadline)`` bounds everything that follows (the
@@ -35,8 +42,10 @@ from envparity.agent.tracing import PushTracer
 
 log = logging.getLogger("envparity.agent.push")
 
-Verdict = Literal["acked", "retry", "dead", "need_fingerprint", "unauthorized"]
+Verdict = Literal["acked", "retry", "failed", "dead", "need_fingerprint", "unauthorized"]
 MAX_RETRY_AFTER_S = 300.0
+DEFAULT_MAX_ATTEMPTS = 5
+_AWAY = frozenset({408, 429, 502, 503, 504})  # the collector is away or busy, whatever the snapshot
 
 
 @dataclass
@@ -83,8 +92,10 @@ def classify(response: httpx.Response) -> SendResult:
     message = f"HTTP {status}: {_message(response)}"
     if status == 409 and "unknown_fingerprint" in response.text:
         return SendResult("need_fingerprint", message)
-    if status in (429, 503) or status >= 500:
+    if status in _AWAY:
         return SendResult("retry", message, _retry_after(response))
+    if status >= 500:
+        return SendResult("failed", message, _retry_after(response))
     if status in (401, 403):
         return SendResult("unauthorized", message)
     return SendResult("dead", message)
@@ -93,8 +104,10 @@ def classify(response: httpx.Response) -> SendResult:
 class Pusher:
     """Sends gzip snapshot bodies to one collector.
 
-    ``sleep`` is how a backoff waits (tests pass a function that records it); by
-    default a wait that ``finish_by`` cuts short.
+    ``attempts`` bounds the sends of one snapshot in one delivery round; ``max_attempts``
+    the sends the collector may fail on (a 5xx, counted across rounds and restarts)
+    before the snapshot is a suspect. ``sleep`` is how a backoff waits (tests pass a
+    function that records it); by default a wait that ``finish_by`` cuts short.
     """
 
     def __init__(
@@ -108,16 +121,17 @@ class Pusher:
         sleep: Callable[[float], None] | None = None,
         tracer: PushTracer | None = None,
         verify: ssl.SSLContext | bool = True,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
+        if attempts < 1 or max_attempts < 1:
+            raise ValueError("attempts and max_attempts must be at least 1")
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(
             base_url=collector_url.rstrip("/"), headers=headers, timeout=timeout_s, verify=verify
         )
-        self.timeout_s, self.attempts = timeout_s, attempts
+        self.timeout_s, self.attempts, self.max_attempts = timeout_s, attempts, max_attempts
         self.backoff_base_s, self.backoff_cap_s = backoff_base_s, backoff_cap_s
         self._sleep = sleep or self._wait
         self._tracer = tracer or PushTracer(endpoint="")
@@ -170,10 +184,13 @@ class Pusher:
         self._sleep(seconds)
         return not self._overruns(end)
 
-    def deliver_one(self, spool: Spool, entry: SpoolEntry) -> SendResult:
-        """Send one spooled snapshot, retrying as its outcome allows."""
+    def deliver_one(self, spool: Spool, entry: SpoolEntry, attempts: int | None = None) -> SendResult:
+        """Send one spooled snapshot, ``attempts`` times at most (default ``self.attempts``) as its outcome allows.
+
+        Each failure of the collector on it is counted in the spool; sending stops at ``max_attempts`` of them.
+        """
         result = SendResult("retry", "not sent")
-        for attempt in range(self.attempts):
+        for attempt in range(attempts or self.attempts):
             if attempt and not self._pause(self._backoff(attempt - 1, result.retry_after_s)):
                 break
             result = self.send(entry.body)
@@ -183,31 +200,39 @@ class Pusher:
                     return SendResult("dead", result.message + " (full fingerprint not in spool)")
                 entry = full
                 result = self.send(entry.body)
-            if result.verdict != "retry":
+            if result.verdict == "failed":
+                if spool.retry_later(entry, failed=True) >= self.max_attempts:
+                    break
+            elif result.verdict != "retry":
                 break
         return result
 
     def deliver(self, spool: Spool) -> DeliveryReport:
-        """Send every pending snapshot in sequence order; stop at the first that cannot go."""
+        """Send the pending snapshots in sequence order, until one cannot go now; suspects do not hold up the rest."""
         report = DeliveryReport()
+        # A suspect that failed again in this round, awaiting a later ack; while one waits, other suspects are
+        # skipped, and a second snapshot the collector fails on ends the round.
+        set_aside: tuple[SpoolEntry, str] | None = None
         for entry in spool.pending():
-            result = self.deliver_one(spool, entry)
+            suspect = entry.attempts >= self.max_attempts
+            if suspect and set_aside is not None:
+                continue
+            result = self.deliver_one(spool, entry, 1 if suspect else None)
+            failures = spool.retry_later(entry) if result.verdict in ("retry", "failed") else 0
             if result.verdict == "acked":
                 spool.acknowledge(entry)
                 report.sent += 1
                 report.duplicates += result.message == "duplicate"
+                if set_aside is not None:  # the collector takes others: that one fails on its own content
+                    report.dead += spool.dead_letter(*set_aside, reason="server_error")
+                set_aside = None
             elif result.verdict == "dead":
-                spool.dead_letter(entry, result.message)
-                report.dead += 1
+                report.dead += spool.dead_letter(entry, result.message)
+            elif result.verdict == "failed" and failures >= self.max_attempts and set_aside is None:
+                set_aside = (entry, f"{result.message} (the collector failed on it {failures} times)")
             else:
-                attempts = spool.retry_later(entry)
-                report.remaining = spool.pending_count()
                 report.errors.append(result.message)
-                log.warning(
-                    "collector unavailable (%s); %d snapshot(s) stay spooled, the oldest after %d delivery round(s)",
-                    result.message,
-                    report.remaining,
-                    attempts,
-                )
+                log.warning("collector did not take snapshot %d (%s); it stays spooled", entry.sequence, result.message)
                 break
+        report.remaining = spool.pending_count()
         return report

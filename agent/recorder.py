@@ -19,8 +19,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import SupportsFloat, SupportsIndex
 
+from envparity.agent.clean import LONG, SHORT, Cleaner, FeatureNames, latency_ok
+from envparity.agent.privacy import FeatureMasker
 from envparity.agent.wire import LATENCY_BUCKETS_S, Outcome, RequestAggregates, Sample
 
 _BOUNDS = LATENCY_BUCKETS_S
@@ -120,6 +121,7 @@ class Window:
     latency_sum: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
     outcomes_dropped: int = 0
+    cleaner: Cleaner = field(default_factory=Cleaner)  # what recording cleaned (latencies, outcomes)
 
 
 @dataclass
@@ -130,58 +132,54 @@ class SealedWindow:
     samples: list[Sample]
     outcomes: list[Outcome]
     outcomes_dropped: int
+    cleaned: dict[str, int] = field(default_factory=dict)  # values made wire-safe, by reason (agent/clean.py)
+    masked: int = 0  # feature values masked as personal data or secrets
 
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _float(value: object) -> float:
-    """``float(value)`` for a value of any type; TypeError or ValueError when it is no number."""
-    if isinstance(value, str | bytes | SupportsFloat | SupportsIndex):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not a number")
-
-
-def _plain(value: object) -> float | int | bool | str | None:
-    """A wire-safe feature or prediction value: numbers from numpy and the like become floats."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    try:
-        return _float(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _number(value: object) -> float | None:
-    try:
-        return None if value is None else _float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _sample(record: Record) -> Sample:
+def _sample(record: Record, clean: Cleaner, names: FeatureNames, masker: FeatureMasker | None, now: float) -> Sample:
+    """One sampled record as the wire carries it: cleaned, its personal feature values masked."""
     ts, request_id, features, prediction, confidence, latency, version, error = record
+    cleaned = clean.features(features or {}, names)
+    if masker is not None:
+        cleaned = masker.features(cleaned)
     return Sample(
-        ts=_utc(ts),
-        request_id=None if request_id is None else str(request_id),
-        features={str(k): _plain(v) for k, v in (features or {}).items()},
-        prediction=_plain(prediction),
-        confidence=_number(confidence),
-        latency_s=_number(latency),
-        model_version=None if version is None else str(version),
-        error=error,
+        ts=clean.timestamp(ts, now),
+        request_id=clean.optional_text(request_id, LONG),
+        features=cleaned,
+        prediction=clean.value(prediction, LONG),
+        confidence=clean.number(confidence),
+        latency_s=clean.latency(latency),
+        model_version=clean.optional_text(version, SHORT),
+        error=clean.optional_text(error, SHORT),
     )
 
 
-def _count(w: Window, latency_s: float | None, error: str | None) -> None:
-    """The exact counters of one request."""
+def _samples(records: list[Record], clean: Cleaner, masker: FeatureMasker | None, now: float) -> list[Sample]:
+    """The window's samples in time order; a record whose values cannot be read at all is dropped, counted."""
+    names, out = FeatureNames(), []
+    for record in records:
+        try:
+            out.append(_sample(record, clean, names, masker, now))
+        except Exception:  # an object whose str() or float() raises: never a failed seal
+            clean.count("unreadable")
+    return sorted(out, key=lambda sample: sample.ts)
+
+
+def _count(w: Window, latency_s: float | None, error: str | None) -> float | None:
+    """The exact counters of one request; returns its latency as counted (None when it was no latency)."""
     w.requests += 1
     if error is not None:
         w.errors[error] = w.errors.get(error, 0) + 1
+    if latency_s is not None and not latency_ok(latency_s):
+        latency_s = w.cleaner.latency(latency_s)
     if latency_s is not None:
         w.buckets[bisect_left(_BOUNDS, latency_s)] += 1
         w.latency_sum += latency_s
+    return latency_s
 
 
 def _filled(items: list[Record | Slot]) -> list[Record]:
@@ -244,10 +242,12 @@ class Recorder:
         sample_size: int = DEFAULT_SAMPLE_SIZE,
         max_outcomes: int = DEFAULT_MAX_OUTCOMES,
         seed: int | None = None,
+        masker: FeatureMasker | None = None,
     ) -> None:
         if sample_size < 1:
             raise ValueError("sample_size must be at least 1")
         self.sample_size, self.max_outcomes = sample_size, max_outcomes
+        self.masker = masker  # applied to the sampled features when a window is sealed
         self._rng = random.Random(seed)
         self._shards: list[_Shard] = []
         self._shards_lock = threading.Lock()
@@ -283,19 +283,11 @@ class Recorder:
 
         ``ts`` (Unix seconds) is when the request happened, if not now (a log read later).
         """
-        record: Record = (
-            time.time() if ts is None else ts,
-            request_id,
-            features,
-            prediction,
-            confidence,
-            latency_s,
-            model_version,
-            error,
-        )
+        when = time.time() if ts is None else ts
         shard = self._shard()
         with shard.lock:
-            _count(shard.window, latency_s, error)
+            latency = _count(shard.window, latency_s, error)
+            record = (when, request_id, features, prediction, confidence, latency, model_version, error)
             shard.window.reservoir.offer(record)
 
     def reserve(self) -> Slot | None:
@@ -325,23 +317,25 @@ class Recorder:
 
         def records() -> list[Record]:
             found = instances() if callable(instances) else instances
-            return [(now, request_id, f, p, c, latency_s, model_version, error) for f, p, c in found]
+            return [(now, request_id, f, p, c, counted, model_version, error) for f, p, c in found]
 
         shard = self._shard()
         with shard.lock:  # filled and counted in one window: a seal hands over only the slots still pending
+            counted = _count(shard.window, latency_s, error)
             if slot is not None:
                 slot.records = records if callable(instances) else records()
-            _count(shard.window, latency_s, error)
 
     def record_outcome(self, request_id: str, outcome: OutcomeValue) -> None:
-        """A label or outcome for an earlier request; bounded per window, drops counted."""
-        item = Outcome(request_id=request_id, outcome=outcome, ts=datetime.now(UTC))
+        """A label or outcome for an earlier request, cleaned; bounded per window, drops (and nulls) counted."""
         shard = self._shard()
         with shard.lock:
-            if len(shard.window.outcomes) < self.max_outcomes:
-                shard.window.outcomes.append(item)
+            window = shard.window
+            value = None if outcome is None else window.cleaner.value(outcome, LONG)
+            if value is not None and len(window.outcomes) < self.max_outcomes:
+                key = window.cleaner.text(str(request_id), LONG)
+                window.outcomes.append(Outcome(request_id=key, outcome=value, ts=datetime.now(UTC)))
             else:
-                shard.window.outcomes_dropped += 1
+                window.outcomes_dropped += 1
 
     def seal(self) -> SealedWindow:
         """Close the current window and start the next; the merge runs outside the shard locks."""
@@ -363,21 +357,29 @@ class Recorder:
         for w in windows:
             for name, count in w.errors.items():
                 errors[name] = errors.get(name, 0) + count
+        clean = Cleaner()
         aggregates = RequestAggregates(
             requests=sum(w.requests for w in windows),
-            errors=errors,
+            errors=clean.errors(errors),
             latency_sum_s=sum(w.latency_sum for w in windows),
             **({"latency_bucket_counts": buckets} if buckets else {}),
         )
         parts = [(w.reservoir.seen, w.reservoir.items) for w in windows]
-        samples = _filled(_merge_samples(parts, self.sample_size, self._rng))  # deferred parsing happens here
+        records = _filled(_merge_samples(parts, self.sample_size, self._rng))  # deferred parsing happens here
         outcomes = [o for w in windows for o in w.outcomes][: self.max_outcomes]
         dropped = sum(w.outcomes_dropped for w in windows) + sum(len(w.outcomes) for w in windows) - len(outcomes)
+        masked_before = self.masker.masked if self.masker is not None else 0
+        samples = _samples(records, clean, self.masker, ended)
+        for w in windows:
+            for reason, count in w.cleaner.counts.items():
+                clean.count(reason, count)
         return SealedWindow(
             start=_utc(started),
             end=_utc(ended),
             requests=aggregates,
-            samples=[_sample(r) for r in sorted(samples, key=lambda r: r[0])],
+            samples=samples,
             outcomes=outcomes,
             outcomes_dropped=dropped,
+            cleaned=clean.counts,
+            masked=(self.masker.masked - masked_before) if self.masker is not None else 0,
         )

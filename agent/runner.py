@@ -26,6 +26,7 @@ def open_pusher(settings: AgentSettings) -> Pusher:
         settings.push_timeout_s,
         settings.push_attempts,
         verify=settings.tls_verify(),
+        max_attempts=settings.max_attempts,
     )
 
 
@@ -34,19 +35,22 @@ def spool_fingerprint_snapshot(settings: AgentSettings, spool: Spool, window_sta
     fingerprint = take_fingerprint(settings.sources)
     spool.save_fingerprint(fingerprint.hash, fingerprint.model_dump_json().encode())
     now = utcnow()
-    sequence = spool.next_sequence()
-    snap = build_snapshot(
-        agent_id=spool.state.agent_id,
-        sequence=sequence,
-        service=settings.service,
-        environment=settings.environment,
-        window_start=window_start or now,
-        window_end=now,
-        fingerprint=fingerprint,
-        acked_fingerprint=spool.state.acked_fingerprint,
-    )
-    spool.put(sequence, snap.model_dump_json().encode())
-    return sequence
+
+    def snapshot_json(sequence: int) -> bytes:
+        snap = build_snapshot(
+            agent_id=spool.state.agent_id,
+            sequence=sequence,
+            service=settings.service,
+            environment=settings.environment,
+            window_start=window_start or now,
+            window_end=now,
+            fingerprint=fingerprint,
+            acked_fingerprint=spool.state.acked_fingerprint,
+            snapshots_lost=spool.losses(),
+        )
+        return snap.model_dump_json().encode()
+
+    return spool.put_next(snapshot_json)
 
 
 def run_once(settings: AgentSettings) -> DeliveryReport:

@@ -12,6 +12,10 @@
 | ENVPARITY_PUSH_TIMEOUT_S  | HTTP timeout per push                     | 10                       |
 | ENVPARITY_CA_FILE         | PEM CA bundle that signed the collector's | the system's CAs         |
 |                           | TLS certificate                           |                          |
+| ENVPARITY_MAX_ATTEMPTS    | 5xx answers to a snapshot before suspect  | 5                        |
+| ENVPARITY_MASK_FEATURES   | auto: mask personal values; off: do not   | auto                     |
+| ENVPARITY_MASK_NAMES      | features always masked (comma list)       | none                     |
+| ENVPARITY_KEEP_NAMES      | features never masked (comma list)        | none                     |
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from platformdirs import user_state_dir
 
 from envparity.agent.environ import SettingsError, env_number, env_str, http_url
 from envparity.agent.fingerprint import FingerprintSources
+from envparity.agent.push import DEFAULT_MAX_ATTEMPTS
 from envparity.agent.spool import DEFAULT_MAX_BYTES
 
 DEFAULT_COLLECTOR = "http://127.0.0.1:8400"
+MASK_MODES = {"auto": True, "off": False}  # ENVPARITY_MASK_FEATURES, --mask-features
 
 
 def default_spool_dir(service: str, environment: str) -> Path:
@@ -47,6 +53,10 @@ class SettingsFields(TypedDict, total=False):
     push_timeout_s: float
     push_attempts: int
     ca_file: Path | None
+    max_attempts: int
+    mask_features: bool
+    mask_names: frozenset[str]
+    keep_names: frozenset[str]
     sources: FingerprintSources
 
 
@@ -62,6 +72,10 @@ class AgentSettings:
     push_timeout_s: float = 10.0
     push_attempts: int = 4
     ca_file: Path | None = None  # verify the collector's certificate against this CA bundle
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    mask_features: bool = True  # personal feature values masked (``envparity.agent.privacy``)
+    mask_names: frozenset[str] = frozenset()
+    keep_names: frozenset[str] = frozenset()
     sources: FingerprintSources = field(default_factory=FingerprintSources)
 
     def __post_init__(self) -> None:
@@ -93,9 +107,26 @@ class AgentSettings:
             spool_max_bytes=int(env_number("ENVPARITY_SPOOL_MAX_BYTES", DEFAULT_MAX_BYTES)),
             push_timeout_s=env_number("ENVPARITY_PUSH_TIMEOUT_S", 10.0),
             ca_file=Path(c) if (c := env_str("ENVPARITY_CA_FILE")) else None,
+            max_attempts=int(env_number("ENVPARITY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
+            mask_features=mask_mode(env_str("ENVPARITY_MASK_FEATURES", "auto"), "ENVPARITY_MASK_FEATURES"),
+            mask_names=names_list(env_str("ENVPARITY_MASK_NAMES", "")),
+            keep_names=names_list(env_str("ENVPARITY_KEEP_NAMES", "")),
         )
         settings = replace(from_env, **{k: v for k, v in overrides.items() if v is not None})
         for required in ("service", "environment"):
             if not getattr(settings, required):
                 raise SettingsError(f"{required} is required: pass --{required} or set ENVPARITY_{required.upper()}")
         return settings
+
+
+def mask_mode(value: str, where: str) -> bool:
+    """``auto`` (mask personal feature values) or ``off``; a SettingsError names ``where`` otherwise."""
+    try:
+        return MASK_MODES[value.strip().lower()]
+    except KeyError:
+        raise SettingsError(f"{where}={value!r}: expected one of {', '.join(MASK_MODES)}") from None
+
+
+def names_list(value: str) -> frozenset[str]:
+    """Feature names from a comma-separated list."""
+    return frozenset(name.strip() for name in value.split(",") if name.strip())

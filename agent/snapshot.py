@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from datetime import datetime
 
 from envparity.agent.wire import (
@@ -46,8 +47,12 @@ def build_snapshot(
     samples: list[Sample] | None = None,
     outcomes: list[Outcome] | None = None,
     gpu: GpuSection | None = None,
+    snapshots_lost: Mapping[str, int] | None = None,
 ) -> Snapshot:
-    """A snapshot; the fingerprint goes by hash alone when the collector already has it."""
+    """A snapshot; the fingerprint goes by hash alone when the collector already has it.
+
+    ``snapshots_lost``: the agent's losses so far, by reason (``Spool.losses()``), for the collector to show.
+    """
     by_hash = fingerprint is not None and fingerprint.hash == acked_fingerprint
     return Snapshot(
         header=Header(
@@ -59,6 +64,7 @@ def build_snapshot(
             window_end=window_end,
             agent_version=AGENT_VERSION,
             host=host_identity(),
+            snapshots_lost=dict(snapshots_lost or {}),
         ),
         fingerprint=None if by_hash else fingerprint,
         fingerprint_hash=fingerprint.hash if fingerprint is not None else None,

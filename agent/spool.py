@@ -2,7 +2,8 @@
 
 Layout of a spool directory::
 
-    state.json                agent id, next sequence, last acknowledged fingerprint, losses
+    state.json                agent id, next sequence, last acknowledged fingerprint, losses by
+                              reason, and the failed deliveries of each pending snapshot
     pending/<seq>.json.gz     snapshots not yet acknowledged (the exact body that is sent)
     fingerprints/<hash>.json  full fingerprints, to resend when the collector lacks one
     dead/<seq>.json.gz        snapshots the collector refused, beside <seq>.error.txt
@@ -11,7 +12,13 @@ Layout of a spool directory::
 Every write goes to a temporary file that is fsynced and renamed, so a crash at
 any point leaves either the old or the new file, never a torn one. The spool is
 bounded by bytes and by age; when a bound is hit the oldest pending snapshots
-are dropped, counted in ``state.json`` and logged.
+are dropped, counted in ``state.json`` and logged. A snapshot being delivered is
+never dropped: ``pending()`` holds each entry it hands out as in flight until the
+deliverer asks for the next one.
+
+The spool keeps the one count of what was lost (``losses()``, by reason:
+``spool_bound``, and the dead-letter reasons ``refused`` and ``server_error``);
+the agent's metric and the snapshots' header read it.
 
 Only this module reads and writes these files. A deliverer walks ``pending()``
 and answers each ``SpoolEntry`` with ``acknowledge``, ``retry_later`` or
@@ -29,9 +36,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("envparity.agent.spool")
 
@@ -48,8 +56,18 @@ class SpoolState:
     agent_id: str
     next_sequence: int = 0
     acked_fingerprint: str | None = None
-    dropped: int = 0
-    dead_lettered: int = 0
+    lost: dict[str, int] = field(default_factory=dict)  # snapshots lost since the spool began, by reason
+    attempts: dict[str, int] = field(default_factory=dict)  # sequence -> deliveries the collector failed on
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SpoolState:
+        """The state as saved; a first release's ``dropped`` and ``dead_lettered`` counts become losses."""
+        old = {"spool_bound": data.pop("dropped", 0), "refused": data.pop("dead_lettered", 0)}
+        state = cls(**data)
+        for reason, count in old.items():
+            if count:
+                state.lost[reason] = state.lost.get(reason, 0) + count
+        return state
 
 
 @dataclass(frozen=True)
@@ -59,7 +77,7 @@ class SpoolEntry:
     sequence: int
     path: Path
     body: bytes
-    attempts: int = 0  # deliveries that left it spooled, counted by this process
+    attempts: int = 0  # deliveries the collector failed on (a 5xx), counted durably
 
 
 def _fingerprint_hash(body: bytes) -> str | None:
@@ -115,7 +133,7 @@ class Spool:
         for stale in root.rglob(".*.tmp"):  # torn writes of a process that was killed
             stale.unlink(missing_ok=True)
         self.state = self._load_state(agent_id)
-        self._attempts: dict[int, int] = {}
+        self._in_flight: set[int] = set()  # sequences handed out by pending() and not yet answered
 
     def release_after_fork(self) -> None:
         """In a forked child: forget the inherited lock, which stays the parent's."""
@@ -129,7 +147,7 @@ class Spool:
     def _load_state(self, agent_id: str | None) -> SpoolState:
         path = self.root / "state.json"
         if path.exists():
-            state = SpoolState(**json.loads(path.read_text()))
+            state = SpoolState.from_json(json.loads(path.read_text()))
             if agent_id and agent_id != state.agent_id:
                 log.warning(
                     "spool %s belonged to agent %s; now %s (sequence continues)",
@@ -154,6 +172,25 @@ class Spool:
             self._save()
             return seq
 
+    def put_next(self, build: Callable[[int], bytes]) -> int:
+        """Spool the snapshot JSON ``build(sequence)`` returns; the sequence is reserved only once it is built.
+
+        A snapshot that cannot be built leaves no gap in the sequence.
+        """
+        with self._mutex:
+            body = build(self.state.next_sequence)
+            sequence = self.next_sequence()
+            self.put(sequence, body)
+            return sequence
+
+    def losses(self) -> dict[str, int]:
+        """Snapshots lost since the spool began, by reason."""
+        with self._mutex:
+            return dict(self.state.lost)
+
+    def _lose(self, reason: str, count: int) -> None:
+        self.state.lost[reason] = self.state.lost.get(reason, 0) + count
+
     def put(self, sequence: int, snapshot_json: bytes) -> Path:
         """Spool one snapshot (its JSON) under its sequence, then apply the bounds."""
         path = self.root / "pending" / f"{sequence:012d}.json.gz"
@@ -165,14 +202,24 @@ class Spool:
         return sorted((self.root / "pending").glob("*.json.gz"))
 
     def pending(self) -> Iterator[SpoolEntry]:
-        """Pending snapshots, oldest sequence first; one acknowledged or dropped meanwhile is skipped."""
+        """Pending snapshots, oldest sequence first; one acknowledged or dropped meanwhile is skipped.
+
+        The entry handed out is in flight, never dropped by the bounds, until the next is asked for.
+        """
         for path in self._pending_paths():
-            try:
-                body = path.read_bytes()
-            except FileNotFoundError:
-                continue
             sequence = int(path.name.split(".", 1)[0])
-            yield SpoolEntry(sequence, path, body, self._attempts.get(sequence, 0))
+            with self._mutex:
+                try:
+                    body = path.read_bytes()
+                except FileNotFoundError:
+                    continue
+                self._in_flight.add(sequence)
+                attempts = self.state.attempts.get(str(sequence), 0)
+            try:
+                yield SpoolEntry(sequence, path, body, attempts)
+            finally:
+                with self._mutex:
+                    self._in_flight.discard(sequence)
 
     def pending_count(self) -> int:
         return len(self._pending_paths())
@@ -194,24 +241,40 @@ class Spool:
                 self.state.acked_fingerprint = fingerprint_hash
                 self._save()
             entry.path.unlink(missing_ok=True)
-            self._attempts.pop(entry.sequence, None)
+            if self.state.attempts.pop(str(entry.sequence), None) is not None:
+                self._save()
 
-    def retry_later(self, entry: SpoolEntry) -> int:
-        """The snapshot could not be delivered now: it stays pending. Returns its failed deliveries so far."""
+    def retry_later(self, entry: SpoolEntry, *, failed: bool = False) -> int:
+        """The snapshot stays pending; returns the deliveries the collector failed on so far.
+
+        ``failed``: the collector answered with an error of its own (a 5xx) on this snapshot;
+        counted durably, so that a restarted agent does not retry a poison pill forever.
+        """
         with self._mutex:
-            self._attempts[entry.sequence] = attempts = entry.attempts + 1
+            key = str(entry.sequence)
+            if not failed:
+                return self.state.attempts.get(key, 0)
+            self.state.attempts[key] = attempts = self.state.attempts.get(key, 0) + 1
+            self._save()
             return attempts
 
-    def dead_letter(self, entry: SpoolEntry, message: str) -> None:
-        """The collector will never take the snapshot: move it to ``dead/`` beside the collector's message."""
+    def dead_letter(self, entry: SpoolEntry, message: str, reason: str = "refused") -> bool:
+        """Move the snapshot to ``dead/`` beside ``message``, counted under ``reason``; False when no longer spooled.
+
+        ``reason``: ``refused`` (the collector will never take it) or ``server_error`` (it kept failing on it).
+        """
         dead = self.root / "dead" / entry.path.name
-        os.replace(entry.path, dead)
-        atomic_write(dead.with_suffix("").with_suffix(".error.txt"), message.encode())
         with self._mutex:
-            self._attempts.pop(entry.sequence, None)
-            self.state.dead_lettered += 1
+            try:
+                os.replace(entry.path, dead)
+            except FileNotFoundError:  # dropped by the bound since it was handed out, and counted there
+                return False
+            atomic_write(dead.with_suffix("").with_suffix(".error.txt"), message.encode())
+            self.state.attempts.pop(str(entry.sequence), None)
+            self._lose(reason, 1)
             self._save()
-        log.error("collector refused %s; moved to %s: %s", entry.path.name, dead, message)
+        log.error("collector refused %s (%s); moved to %s: %s", entry.path.name, reason, dead, message)
+        return True
 
     def with_full_fingerprint(self, entry: SpoolEntry) -> SpoolEntry | None:
         """The entry with the full fingerprint it names put back in, rewritten durably; None when not in the spool."""
@@ -251,15 +314,22 @@ class Spool:
         for path, st in files[:-1]:  # never drop the newest snapshot
             if total <= self.max_bytes and now - st.st_mtime <= self.max_age_s:
                 break
-            path.unlink(missing_ok=True)
+            sequence = int(path.name.split(".", 1)[0])
+            if sequence in self._in_flight:  # being delivered: its fate is the collector's answer
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:  # removed by hand meanwhile
+                continue
+            self.state.attempts.pop(str(sequence), None)
             total -= st.st_size
             dropped += 1
         if dropped:
-            self.state.dropped += dropped
+            self._lose("spool_bound", dropped)
             self._save()
             log.warning(
                 "spool limit reached: dropped %d oldest snapshot(s) (%d lost in total)",
                 dropped,
-                self.state.dropped,
+                self.state.lost["spool_bound"],
             )
         return dropped

@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 WIRE_MAJOR = 1
-WIRE_MINOR = 0
+WIRE_MINOR = 1
 WIRE_VERSION = f"{WIRE_MAJOR}.{WIRE_MINOR}"
 
 # Latency histogram upper bounds in seconds, shared by agent and collector so
@@ -118,6 +118,12 @@ class Header(WireModel):
     window_end: UtcDatetime
     agent_version: Tiny
     host: HostIdentity = Field(default_factory=HostIdentity)
+    snapshots_lost: dict[Short, Count] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="wire 1.1: snapshots this agent lost before delivery since its spool began, by reason "
+        "(spool_bound, refused, server_error); cumulative",
+    )
 
     @model_validator(mode="after")
     def _window_order(self) -> Header:

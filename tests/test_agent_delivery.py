@@ -188,7 +188,8 @@ def test_classify_statuses():
     assert verdict(422) == "dead"
     assert verdict(413) == "dead"
     assert verdict(401) == "unauthorized"
-    assert verdict(502) == "retry"
+    assert verdict(502) == "retry" and verdict(504) == "retry" and verdict(408) == "retry"  # away or busy
+    assert verdict(500) == "failed"  # failed on this snapshot: counted towards a dead letter
 
 
 def test_one_process_per_spool(tmp_path):
@@ -204,7 +205,7 @@ def test_spool_bound_drops_oldest_and_counts(tmp_path):
         spool.put(spool.next_sequence(), os.urandom(1000) + str(seq).encode())
     kept = [entry.sequence for entry in spool.pending()]
     assert kept == sorted(kept) and kept[-1] == 9 and len(kept) < 10
-    assert spool.state.dropped == 10 - len(kept)
+    assert spool.losses() == {"spool_bound": 10 - len(kept)}
     spool.close()
 
 

@@ -40,14 +40,16 @@ def test_pending_acknowledge_and_retry_across_a_restart(tmp_path: Path) -> None:
     assert all(e.attempts == 0 for e in entries)
     spool.acknowledge(entries[0])
     assert spool.state.acked_fingerprint == FP.hash  # later snapshots may name it by hash
-    assert spool.retry_later(entries[1]) == 1
-    assert spool.retry_later(next(spool.pending())) == 2
+    assert spool.retry_later(entries[1]) == 0  # the collector was away: not counted against the snapshot
+    assert spool.retry_later(entries[1], failed=True) == 1
+    assert spool.retry_later(next(spool.pending()), failed=True) == 2
     assert [(e.sequence, e.attempts) for e in spool.pending()] == [(1, 2), (2, 0)]
     assert spool.pending_count() == 2 and spool.pending_bytes() > 0
     spool.close()
 
     reopened = Spool(tmp_path / "spool")
-    assert [e.sequence for e in reopened.pending()] == [1, 2]  # acknowledged stays gone, the rest waits
+    # acknowledged stays gone, the rest waits, with the collector's failures on it counted durably
+    assert [(e.sequence, e.attempts) for e in reopened.pending()] == [(1, 2), (2, 0)]
     assert reopened.state.acked_fingerprint == FP.hash and reopened.state.agent_id == "old-agent"
     assert reopened.next_sequence() == 3
     reopened.close()
@@ -68,7 +70,7 @@ def test_dead_letter_keeps_the_collectors_message(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     fill(spool, 1)
     spool.dead_letter(next(spool.pending()), "HTTP 422: window_end is before window_start")
-    assert spool.pending_count() == 0 and spool.state.dead_lettered == 1
+    assert spool.pending_count() == 0 and spool.losses() == {"refused": 1}
     assert (spool.root / "dead" / "000000000000.json.gz").exists()
     assert "HTTP 422" in (spool.root / "dead" / "000000000000.error.txt").read_text()
     spool.close()
@@ -91,7 +93,7 @@ def write_old_spool(root: Path, agent_id: str) -> None:
     """A spool as the first agent release left it: its state, a full and a hash-only snapshot, the fingerprint."""
     for sub in ("pending", "fingerprints", "dead"):
         (root / sub).mkdir(parents=True)
-    state = {"agent_id": agent_id, "next_sequence": 2, "acked_fingerprint": None, "dropped": 0, "dead_lettered": 0}
+    state = {"agent_id": agent_id, "next_sequence": 2, "acked_fingerprint": None, "dropped": 3, "dead_lettered": 1}
     (root / "state.json").write_text(json.dumps(state))
     (root / "fingerprints" / f"{FP.hash}.json").write_text(FP.model_dump_json())
     for sequence, by_hash in ((0, True), (1, False)):
@@ -112,6 +114,7 @@ def test_an_old_spool_is_delivered_after_an_upgrade(start_collector, tmp_path: P
     )
     agent = Agent(settings, window_s=60, gpu_interval_s=None, start=False)
     assert agent.agent_id == "old-agent"
+    assert agent.spool.losses() == {"spool_bound": 3, "refused": 1}  # the first release's counts carried over
     # the collector lacks the fingerprint the first snapshot names: it goes back in, then all three are stored
     assert agent.close()
     assert list(spool.glob("pending/*")) == [] and list(spool.glob("dead/*")) == []

@@ -60,11 +60,23 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         "(default $ENVPARITY_METRICS_HOST or 127.0.0.1)",
     )
     parser.add_argument("--otlp-endpoint", help="send OpenTelemetry spans of pushes (OTLP/HTTP)")
+    parser.add_argument(
+        "--mask-features",
+        choices=("auto", "off"),
+        help="auto: mask sampled feature values that look personal or secret; off: send them as recorded "
+        "(default $ENVPARITY_MASK_FEATURES or auto)",
+    )
+    parser.add_argument(
+        "--mask-names", metavar="NAMES", help="features always masked, comma-separated (default $ENVPARITY_MASK_NAMES)"
+    )
+    parser.add_argument(
+        "--keep-names", metavar="NAMES", help="features never masked, comma-separated (default $ENVPARITY_KEEP_NAMES)"
+    )
     add_source_options(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> AgentSettings:
-    from envparity.agent.settings import AgentSettings
+    from envparity.agent.settings import AgentSettings, mask_mode, names_list
 
     return AgentSettings.from_env(
         service=args.service,
@@ -74,6 +86,9 @@ def settings_from_args(args: argparse.Namespace) -> AgentSettings:
         ca_file=args.ca_file,
         agent_id=args.agent_id,
         spool_dir=args.spool,
+        mask_features=mask_mode(args.mask_features, "--mask-features") if args.mask_features else None,
+        mask_names=names_list(args.mask_names) if args.mask_names is not None else None,
+        keep_names=names_list(args.keep_names) if args.keep_names is not None else None,
         sources=sources_from_args(args),
     )
 
