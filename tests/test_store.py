@@ -1,4 +1,4 @@
-"""Store: schema versioning and retention, on both backends."""
+"""Store: schema versioning, migrations and retention, and the losses agents report, on both backends."""
 
 from __future__ import annotations
 
@@ -45,9 +45,55 @@ def test_schema_is_versioned_and_newer_is_refused(store_url):
         Store(store_url)
 
 
+def _as_version_2(store_url: str) -> None:
+    """A store as version 2 kept it: snapshots without the losses their agents report."""
+    engine = sa.create_engine(store_url)
+    index = "ix_snapshots_env_window"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP INDEX {index}"))  # DuckDB drops no column of an indexed table
+        conn.execute(sa.text("ALTER TABLE snapshots DROP COLUMN snapshots_lost"))
+        conn.execute(sa.text(f"CREATE INDEX {index} ON snapshots (service, environment, window_end)"))
+        conn.execute(tables.meta.update().values(value="2"))
+    engine.dispose()
+
+
+def test_version_2_gains_the_losses_agents_report(store_url):
+    store = Store(store_url)
+    store.ingest(make_snapshot(sequence=0), "a" * 64, datetime.now(UTC))  # sent by a wire 1.0 agent
+    store.close()
+    _as_version_2(store_url)
+    store = Store(store_url)  # migrates
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(tables.meta.c.value)).scalar_one() == str(tables.SCHEMA_VERSION)
+        lost = {"spool_bound": 2, "server_error": 1}
+        store.ingest(make_snapshot(sequence=3, snapshots_lost=lost), "b" * 64, datetime.now(UTC))
+        [env] = store.environments()
+        assert env["snapshots_lost"] == lost and env["snapshots_missing"] == 2  # sequences 1 and 2
+        assert env["agents"][0]["snapshots_lost"] == lost and env["agents"][0]["snapshots_missing"] == 2
+    finally:
+        store.close()
+
+
+def test_losses_add_up_over_agents_from_each_ones_newest_report(store_url):
+    store = Store(store_url)
+    try:
+        reports = [("a", 0, {}), ("a", 1, {"refused": 1}), ("a", 4, {"refused": 1, "spool_bound": 2}), ("b", 7, {})]
+        for agent, sequence, lost in reports:
+            snap = make_snapshot(agent_id=agent, sequence=sequence, snapshots_lost=lost)
+            store.ingest(snap, f"{agent}{sequence}".ljust(64, "0"), datetime.now(UTC))
+        store.ingest(make_snapshot(agent_id="a", sequence=2), "c" * 64, datetime.now(UTC))  # late, and older
+        [env] = store.environments()
+        assert env["snapshots_lost"] == {"refused": 1, "spool_bound": 2}
+        assert env["snapshots_missing"] == 1  # a: 3 (b sent one snapshot)
+    finally:
+        store.close()
+
+
 def _as_version_1(store_url: str) -> None:
     """A store as version 1 kept it: one ``sample_features`` row per sample and feature."""
     Store(store_url).close()
+    _as_version_2(store_url)
     engine = sa.create_engine(store_url)
     old = sa.MetaData()
     sample_features = sa.Table(

@@ -1,10 +1,11 @@
-"""Per-environment series on the collector's /metrics: traffic counted by the agents, and agent freshness.
+"""Per-environment series on the collector's /metrics: traffic counted by the agents, agent freshness and losses.
 
 Traffic (requests, errors by class, the exact latency histogram) is summed from
 every stored snapshot since the collector started, so it behaves as Prometheus
-counters do (``rate()`` handles the reset at a restart). Freshness comes from the
-store: the newest snapshot of every environment and how many agents reported
-within the freshness period.
+counters do (``rate()`` handles the reset at a restart). Freshness and losses come
+from the store: the newest snapshot of every environment, how many agents reported
+within the freshness period, the snapshots the agents report they lost before
+delivery (by reason) and the sequence numbers missing among those stored.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client.core import Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from envparity.agent.catalogue import spec
+from envparity.agent.catalogue import family
 from envparity.agent.wire import LATENCY_BUCKETS_S, Snapshot
 from envparity.collector.store import Store
+from envparity.collector.store.losses import agent_losses, environment_losses
 
 log = logging.getLogger("envparity.collector")
 
@@ -60,10 +62,10 @@ class TrafficCollector(Collector):
             t.latency_sum_s += req.latency_sum_s
 
     def collect(self) -> Iterable[Metric]:
-        requests = spec("envparity_requests_total").family()
-        errors = spec("envparity_request_errors_total").family()
-        latency = spec("envparity_request_duration_seconds").family()
-        changes = spec("envparity_fingerprint_changes_total").family()
+        requests = family("envparity_requests_total", CounterMetricFamily)
+        errors = family("envparity_request_errors_total", CounterMetricFamily)
+        latency = family("envparity_request_duration_seconds", HistogramMetricFamily)
+        changes = family("envparity_fingerprint_changes_total", CounterMetricFamily)
         bounds = [*(repr(float(b)) for b in LATENCY_BUCKETS_S), "+Inf"]
         with self._lock:
             for (service, environment), t in sorted(self._traffic.items()):
@@ -81,17 +83,28 @@ class TrafficCollector(Collector):
 
 
 class FreshnessCollector(Collector):
-    """The newest snapshot of every environment and its reporting agents, read from the store."""
+    """The newest snapshot of every environment, its reporting agents and their losses, read from the store."""
 
     def __init__(self, store: Store, fresh_within: timedelta = timedelta(minutes=5)) -> None:
         self.store, self.fresh_within = store, fresh_within
 
     def collect(self) -> Iterable[Metric]:
-        last = spec("envparity_environment_last_snapshot_timestamp_seconds").family()
-        agents = spec("envparity_environment_agents").family()
+        last = family("envparity_environment_last_snapshot_timestamp_seconds", GaugeMetricFamily)
+        agents = family("envparity_environment_agents", GaugeMetricFamily)
         since = datetime.now(UTC) - self.fresh_within
         for row in self.store.freshness(since):
             labels = [row["service"], row["environment"]]
             last.add_metric(labels, row["last_received"].timestamp())
             agents.add_metric(labels, row["fresh_agents"])
-        yield from (last, agents)
+        yield from (last, agents, *self._losses())
+
+    def _losses(self) -> tuple[Metric, Metric]:
+        lost = family("envparity_environment_snapshots_lost_total", CounterMetricFamily)
+        missing = family("envparity_environment_snapshots_missing", GaugeMetricFamily)
+        with self.store.engine.connect() as conn:
+            sums = environment_losses(agent_losses(conn))
+        for (service, environment), env in sorted(sums.items()):
+            missing.add_metric([service, environment], env.missing)
+            for reason, count in sorted(env.lost.items()):
+                lost.add_metric([service, environment, reason], count)
+        return lost, missing

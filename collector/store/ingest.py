@@ -73,6 +73,7 @@ def ingest_snapshot(conn: sa.Connection, snap: Snapshot, body_sha256: str, recei
             pod=h.host.pod,
             fingerprint_hash=snap.effective_fingerprint_hash,
             body_sha256=body_sha256,
+            snapshots_lost=json.dumps(h.snapshots_lost, sort_keys=True) if h.snapshots_lost else None,
         )
         .on_conflict_do_nothing()
     ).rowcount

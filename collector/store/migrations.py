@@ -65,8 +65,13 @@ def _feature_rows_to_columns(conn: sa.Connection) -> None:
     conn.execute(sa.text("DROP TABLE sample_features"))
 
 
+def _snapshots_lost(conn: sa.Connection) -> None:
+    """Version 2 to 3: the losses agents report in a snapshot's header (wire 1.1); NULL for the snapshots before."""
+    conn.execute(sa.text("ALTER TABLE snapshots ADD COLUMN snapshots_lost TEXT"))
+
+
 # MIGRATIONS[n] upgrades a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _feature_rows_to_columns}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _feature_rows_to_columns, 2: _snapshots_lost}
 
 
 class SchemaTooNew(RuntimeError):

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -46,6 +46,8 @@ snapshots = sa.Table(
     sa.Column("pod", sa.String(256)),
     sa.Column("fingerprint_hash", sa.String(64)),
     sa.Column("body_sha256", sa.String(64), nullable=False),
+    # the agent's losses before delivery so far, by reason, as JSON (header ``snapshots_lost``); NULL when none
+    sa.Column("snapshots_lost", sa.Text),
     sa.Index("ix_snapshots_env_window", "service", "environment", "window_end"),
 )
 

@@ -24,6 +24,7 @@ from envparity.agent.wire import Fingerprint, Outcome, Snapshot
 from envparity.collector.parity.record import EvaluationRecord
 from envparity.collector.store import schema
 from envparity.collector.store.ingest import IngestResult, ingest_snapshot, insert_outcomes
+from envparity.collector.store.losses import AgentLosses, agent_losses, environment_losses
 from envparity.collector.store.migrations import migrate
 from envparity.collector.store.resources import duckdb_config
 from envparity.collector.store.sql import as_utc, naive_utc
@@ -163,9 +164,14 @@ class Store:
         return [{**r, "last_received": as_utc(r["last_received"])} for r in rows]
 
     def environments(self) -> list[dict[str, Any]]:
-        """Per service and environment: agents, last seen, counts, current fingerprint."""
+        """Per service and environment: agents, last seen, counts, current fingerprint, snapshots lost or missing.
+
+        ``snapshots_lost``: what the agents report they lost before delivery, by reason;
+        ``snapshots_missing``: sequence numbers missing among the snapshots stored (``store.losses``).
+        """
         s, rw = schema.snapshots, schema.request_windows
         with self.engine.connect() as conn:
+            losses = {(a.service, a.environment, a.agent_id): a for a in agent_losses(conn)}
             snaps = conn.execute(
                 sa.select(
                     s.c.service,
@@ -207,10 +213,23 @@ class Store:
                     "last_seen": None,
                 },
             )
-            env["agents"].append({"agent_id": r.agent_id, "last_seen": as_utc(r.last_seen), "snapshots": r.snapshots})
+            # an agent's first snapshot may arrive between the two queries
+            loss = losses.get((r.service, r.environment, r.agent_id)) or AgentLosses(r.service, r.environment, "")
+            env["agents"].append(
+                {
+                    "agent_id": r.agent_id,
+                    "last_seen": as_utc(r.last_seen),
+                    "snapshots": r.snapshots,
+                    "snapshots_lost": loss.lost,
+                    "snapshots_missing": loss.missing,
+                }
+            )
             env["snapshots"] += r.snapshots
             env["last_seen"] = max(filter(None, [env["last_seen"], as_utc(r.last_seen)]))
+        sums = environment_losses(losses.values())
         for (service, environment), env in envs.items():
+            loss = sums.get((service, environment)) or AgentLosses(service, environment, "")
+            env["snapshots_lost"], env["snapshots_missing"] = loss.lost, loss.missing
             requests, errors = reqs.get((service, environment), (0, 0))
             env["requests"], env["errors"] = int(requests or 0), int(errors or 0)
             env["samples"] = int(sample_counts.get((service, environment), 0))
