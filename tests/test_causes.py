@@ -94,3 +94,16 @@ def test_warnings_count_half_and_passing_checks_are_no_symptoms() -> None:
     analysis = rank_causes([NORMALISATION, ok, warn])
     assert analysis.causes[0].score == pytest.approx(0.5)
     assert analysis.causes[0].symptoms == ["data:amount_z"]
+
+
+def test_a_feature_leads_to_the_model_outputs_and_to_itself_not_to_other_features() -> None:
+    tz = _check("fingerprint.config", "env_var", "env:TZ")
+    hour, hour_equal = _check("data", "psi", "hour"), _check("prediction", "feature_equality", "hour")
+    amount_equal = _check("prediction", "feature_equality", "amount_z")  # differs per shadowed request
+    lineage = {"hour": ["env:TZ"], "amount_z": ["artifact:normalisation"]}
+    analysis = rank_causes([tz, hour, hour_equal, amount_equal, PREDICTION], lineage=lineage)
+    (cause,) = analysis.causes
+    assert cause.symptoms == ["data:hour", "prediction:hour", "prediction:prediction"]  # heaviest first
+    # by hand: declared (3) + structure (1) on data:hour and on prediction:hour; the prediction through them 4 x 0.5
+    assert cause.score == pytest.approx(10.0)
+    assert analysis.unexplained == ["prediction:amount_z"]  # not downstream of the hour; its own cause is absent

@@ -18,7 +18,9 @@ The ranking rule, so that a person can recompute it:
    subject depends on, structure alone does not link other causes to it.
 2. Symptoms explain symptoms downstream (data -> prediction -> outcome): a cause that
    explains a data symptom explains the prediction and outcome symptoms it leads to,
-   at half the weight per step.
+   at half the weight per step. A data symptom leads to the model's outputs
+   (``prediction``, ``confidence``) and to its own subject in the prediction layer (a
+   feature that differs per shadowed request), not to other features there.
 3. A cause's score is the sum, over the symptoms it explains, of its strongest link
    to that symptom (direct or through an upstream symptom) x the symptom's severity
    (fail 1, warn 0.5). Causes are ranked by score, then by the number of symptoms,
@@ -52,6 +54,7 @@ _EXPLAINS: dict[str, frozenset[str]] = {
 }
 _DOWNSTREAM = {"data": ("prediction", "outcome"), "prediction": ("outcome",)}
 _SYMPTOM_LAYERS = ("infrastructure", "data", "prediction", "outcome")
+_OUTPUTS = frozenset({"prediction", "confidence"})  # the model's outputs among the prediction layer's subjects
 _NOT_SYMPTOMS = frozenset({"requests", "drift", "jensen_shannon", "mean_shift", "variance_ratio"})
 
 
@@ -157,7 +160,11 @@ def _link(
 def _downstream(symptom: Symptom, symptoms: Sequence[Symptom]) -> list[tuple[Symptom, int]]:
     """Symptoms that ``symptom`` leads to, with the number of steps (data -> prediction -> outcome)."""
     layers = _DOWNSTREAM.get(symptom.layer, ())
-    return [(s, layers.index(s.layer) + 1) for s in symptoms if s.layer in layers]
+    return [
+        (s, layers.index(s.layer) + 1)
+        for s in symptoms
+        if s.layer in layers and (s.layer != "prediction" or s.subject in _OUTPUTS or s.subject == symptom.subject)
+    ]
 
 
 def rank_causes(
@@ -194,7 +201,7 @@ def rank_causes(
                 if path.symptom not in best or path.weight > best[path.symptom].weight:
                     best[path.symptom] = path
         if best:
-            links = list(best.values())
+            links = sorted(best.values(), key=lambda k: (-k.weight, k.symptom))
             score = round(sum(k.weight * severity[k.symptom] for k in links), 3)
             dimension = c.layer.removeprefix("fingerprint.")
             causes.append(
