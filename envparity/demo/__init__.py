@@ -1,9 +1,12 @@
 """``envparity demo``: a collector on a DuckDB file, two model servers that differ, and traffic.
 
-Everything runs as real processes on loopback: the collector, a staging and a
-production model server (each with an in-process agent), and a traffic
-generator sending both the same transactions. At the end the demo prints what
-the collector knows and the differences it found.
+Everything runs as real processes on loopback: the collector (with a policy file
+declaring what each feature depends on), a staging and a production model server
+(each with an in-process agent; production mirrors every request to staging), and
+a traffic generator sending transactions to production and their labels, late, to
+both. At the end the demo prints what the collector knows, the differences it
+found, and the incident in short: the F1 of each environment and the probable
+causes, most likely first.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from pathlib import Path
 import httpx
 
 from envparity.collector.report.tables import text_table
-from envparity.demo.environments import DemoEnvironment, prepare
+from envparity.demo.environments import DemoEnvironment, prepare, write_policy
 from envparity.demo.processes import ProcessGroup, envparity_command, process_group
+from envparity.demo.story import print_incident
 from envparity.demo.traffic import send_traffic
 from envparity.localservers import free_port, wait_for_http
 
@@ -69,7 +73,10 @@ def _print_parity(url: str) -> None:
         timeout=120,
         params={"service": "fraud", "baseline": "staging", "target": "production", "fresh": "true", "window": "1h"},
     ).json()
-    print(render_evaluation(EvaluationRecord.model_validate(answer), "table"))
+    evaluation = EvaluationRecord.model_validate(answer)
+    print(render_evaluation(evaluation.model_copy(update={"probable_causes": None}), "table"))  # they come last
+    print()
+    print_incident(evaluation)
 
 
 def _start_model_servers(
@@ -78,40 +85,41 @@ def _start_model_servers(
     collector: str,
     window_s: float,
     env: dict[str, str],
-) -> dict[str, tuple[str, subprocess.Popen]]:
+) -> dict[str, tuple[str, subprocess.Popen[bytes]]]:
+    """Staging, and production mirroring every request to it; each in its hosts' time zone."""
+    urls = {name: f"http://127.0.0.1:{free_port()}" for name in envs}
     servers = {}
     for name, demo_env in envs.items():
-        port = free_port()
-        proc = group.start(
-            f"model-{name}",
-            [
-                sys.executable,
-                "-m",
-                "envparity.demo.model_server",
-                "--environment",
-                name,
-                "--root",
-                str(demo_env.root),
-                "--port",
-                str(port),
-                "--collector",
-                collector,
-                "--window",
-                str(window_s),
-            ],
-            env=env,
-        )
-        servers[name] = (f"http://127.0.0.1:{port}", proc)
+        command = [sys.executable, "-m", "envparity.demo.model_server", "--environment", name]
+        command += ["--root", str(demo_env.root), "--port", urls[name].rsplit(":", 1)[1]]
+        command += ["--collector", collector, "--window", str(window_s)]
+        if name == "production":
+            command += ["--shadow", urls["staging"]]
+        proc = group.start(f"model-{name}", command, env={**env, "TZ": demo_env.timezone})
+        servers[name] = (urls[name], proc)
     for name, (url, proc) in servers.items():
         wait_for_http(f"{url}/health", proc=proc, timeout_s=120)
         print(f"model server {name}: {url}")
     return servers
 
 
+def _stop(workdir: Path, servers: dict[str, tuple[str, subprocess.Popen[bytes]]]) -> bool:
+    """Production first (its mirrored copies reach staging), then staging; each agent flushes its last window."""
+    for name in ("production", "staging"):
+        proc = servers[name][1]
+        proc.terminate()
+        # uvicorn re-raises SIGTERM after its graceful shutdown (lifespan closes the agent)
+        if proc.wait(timeout=60) not in (0, -signal.SIGTERM):
+            print(f"model server {name} exited with {proc.returncode}; see {workdir}/model-{name}.log")
+            return False
+    return True
+
+
 def run_demo(workdir: Path, seconds: float = 45.0, serve: bool = False) -> int:
     """Run the demo end to end; returns the process exit code."""
     workdir.mkdir(parents=True, exist_ok=True)
     envs = prepare(workdir)
+    policy = write_policy(workdir / "policy.yaml")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     db = workdir / "envparity.duckdb"
@@ -119,23 +127,18 @@ def run_demo(workdir: Path, seconds: float = 45.0, serve: bool = False) -> int:
     with process_group(workdir) as group:
         collector = group.start(
             "collector",
-            envparity_command("collector", "serve", "--db", str(db), "--port", str(port)),
+            envparity_command("collector", "serve", "--db", str(db), "--port", str(port), "--thresholds", str(policy)),
             env=child_env,
         )
         wait_for_http(f"{url}/ready", proc=collector)
-        print(f"collector: {url} (DuckDB {db})")
+        print(f"collector: {url} (DuckDB {db}, policy {policy})")
         window_s = min(10.0, max(1.0, seconds / 6))
         servers = _start_model_servers(group, envs, url, window_s, child_env)
-        print(f"\nsending the same traffic to both environments for {seconds:.0f}s ...", flush=True)
-        traffic = send_traffic({name: u for name, (u, _) in servers.items()}, seconds)
-        print(f"sent {traffic.sent} requests, rejected {traffic.failed}, {traffic.outcomes} outcomes each")
-        for _, proc in servers.values():  # SIGTERM: each agent flushes its last window
-            proc.terminate()
-        for name, (_, proc) in servers.items():
-            # uvicorn re-raises SIGTERM after its graceful shutdown (lifespan closes the agent)
-            if proc.wait(timeout=60) not in (0, -signal.SIGTERM):
-                print(f"model server {name} exited with {proc.returncode}; see {workdir}/model-{name}.log")
-                return 1
+        print(f"\nsending transactions to production, mirrored to staging, for {seconds:.0f}s ...", flush=True)
+        traffic = send_traffic(servers["production"][0], [u for u, _ in servers.values()], seconds)
+        print(f"sent {traffic.sent} requests, {traffic.rejected} rejected (declined probes); {traffic.labels} labels")
+        if not _stop(workdir, servers):
+            return 1
         print("\nWhat the collector knows:")
         _print_environments(url)
         print()

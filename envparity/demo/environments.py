@@ -1,9 +1,11 @@
 """The two environments of the demo, differing the way the seed incident did.
 
-Production runs a different pandas-like dependency version (from a lock file),
-a feature-store cache TTL of 3600 s where staging has none, normalisation
-statistics computed from an older data window (so its scaled features and
-predictions shift), and its ``model-latest`` alias resolves to last week's artifact.
+Both serve the same model artifact. Production pins pandas 2.0.1 where staging
+pins 1.5.3, reads features through a cache with a 3600 s TTL where staging has
+none, ships normalisation statistics of a 3-year data window where the model's
+own (staging's) are of the last 30 days, and its hosts run on US Eastern time
+(``TZ``) where staging's run on UTC. ``features.py`` says what each changes.
+The collector's policy file declares which features depend on which of them.
 """
 
 from __future__ import annotations
@@ -12,23 +14,29 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import yaml
 
 from envparity.agent.fingerprint import FingerprintSources
-from envparity.demo.model import Normalisation, transactions
+from envparity.demo.model import Normalisation
 
 LOCKS = {
-    "staging": {"pandas": "2.2.3", "numpy": "1.26.4", "scikit-learn": "1.5.2", "fastapi": "0.115.0"},
-    "production": {"pandas": "2.1.4", "numpy": "1.26.4", "scikit-learn": "1.5.2", "fastapi": "0.115.0"},
+    "staging": {"pandas": "1.5.3", "numpy": "1.26.4", "scikit-learn": "1.5.2", "fastapi": "0.115.0"},
+    "production": {"pandas": "2.0.1", "numpy": "1.26.4", "scikit-learn": "1.5.2", "fastapi": "0.115.0"},
 }
 CONFIGS = {
     "staging": {"feature_store": {"url": "http://feature-store:8080", "timeout_s": 0.5}},
     "production": {"feature_store": {"url": "http://feature-store:8080", "timeout_s": 0.5, "cache_ttl_s": 3600}},
 }
-MODEL_FOR = {"staging": "fraud-2026-11-20", "production": "fraud-2026-11-13"}
-ARTIFACTS = {"fraud-2026-11-20": 20, "fraud-2026-11-13": 13}  # version -> training seed
-# log-mean of transaction amounts in the data window the normalisation statistics came from
-NORMALISATION_WINDOW = {"staging": 3.6, "production": 3.1}
+TIMEZONES = {"staging": "UTC", "production": "EST5EDT"}
+NORMALISATION_WINDOW = {"staging": "30d", "production": "3y"}
+MODEL = {"version": "fraud-2026-11-20", "seed": 20}  # the artifact both environments' model-latest resolves to
+LINEAGE = {
+    "amount_z": ["artifact:normalisation"],
+    "distance_km_z": ["artifact:normalisation"],
+    "account_age_days_z": ["artifact:normalisation"],
+    "txn_count_1h": ["package:pandas", "file:serving.json:feature_store"],
+    "hour": ["env:TZ"],
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,10 @@ class DemoEnvironment:
     def normalisation_file(self) -> Path:
         return self.root / "normalisation.json"
 
+    @property
+    def timezone(self) -> str:
+        return TIMEZONES[self.name]
+
     def sources(self) -> FingerprintSources:
         return FingerprintSources(
             packages_from=self.lock_file,
@@ -61,30 +73,19 @@ class DemoEnvironment:
             artifact_aliases={"model-latest": self.model_alias},
         )
 
-    def cli_sources(self) -> list[str]:
-        return [
-            "--packages-from",
-            str(self.lock_file),
-            "--env-prefix",
-            "FRAUD_",
-            "--config-file",
-            f"serving.json={self.config_file}",
-            "--artifact-alias",
-            f"model-latest={self.model_alias}",
-        ]
 
-
-def write_models(models_dir: Path) -> None:
-    """Two model artifacts, as a registry would hold them: this week's and last week's."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    for version, seed in ARTIFACTS.items():
-        (models_dir / f"{version}.json").write_text(json.dumps({"version": version, "seed": seed}))
+def write_policy(path: Path) -> Path:
+    """The collector's policy file: the pair the demo evaluates, and what each feature depends on."""
+    fraud = {"pairs": [{"baseline": "staging", "target": "production"}], "lineage": LINEAGE}
+    path.write_text(yaml.safe_dump({"services": {"fraud": fraud}}, sort_keys=False))
+    return path
 
 
 def prepare(workdir: Path) -> dict[str, DemoEnvironment]:
-    """Write both environments' lock files, configs and model aliases under ``workdir``."""
-    models = workdir / "models"
-    write_models(models)
+    """Write both environments' lock files, configs, normalisation statistics and model aliases under ``workdir``."""
+    model = workdir / "models" / f"{MODEL['version']}.json"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    model.write_text(json.dumps(MODEL))
     envs = {}
     for name in ("staging", "production"):
         env = DemoEnvironment(name, workdir / name)
@@ -92,8 +93,7 @@ def prepare(workdir: Path) -> dict[str, DemoEnvironment]:
         env.lock_file.write_text("".join(f"{p}=={v}\n" for p, v in LOCKS[name].items()))
         env.config_file.write_text(json.dumps(CONFIGS[name], indent=2))
         env.model_alias.unlink(missing_ok=True)
-        env.model_alias.symlink_to(models / f"{MODEL_FOR[name]}.json")
-        window = transactions(np.random.default_rng(7), 5000, NORMALISATION_WINDOW[name])
-        env.normalisation_file.write_text(Normalisation.from_window(window).to_json())
+        env.model_alias.symlink_to(model)
+        env.normalisation_file.write_text(Normalisation.of_window(NORMALISATION_WINDOW[name]).to_json())
         envs[name] = env
     return envs

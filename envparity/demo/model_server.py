@@ -1,6 +1,11 @@
 """A model server of the demo: FastAPI scoring the fraud model, an envparity agent recording in-process.
 
-python -m envparity.demo.model_server --environment staging --root DIR --port P --collector URL
+python -m envparity.demo.model_server --environment staging --root DIR --port P --collector URL [--shadow URL]
+
+With ``--shadow`` every request is mirrored to that server once answered
+(``ShadowMirror``, as the sidecar proxy's ``--shadow`` does), under the same
+request id, so the collector compares both environments' features per request.
+Labels arrive later, in batches (``POST /outcomes``).
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 
 from envparity.agent import Agent, AgentSettings
+from envparity.agent.capture.shadow import ShadowMirror
 from envparity.demo.environments import DemoEnvironment
-from envparity.demo.model import FraudModel, Normalisation
+from envparity.demo.features import FeaturePipeline, reference_model
+
+_JSON = {"content-type": "application/json"}
 
 
-def create_app(env: DemoEnvironment, collector: str, window_s: float) -> FastAPI:
+def create_app(env: DemoEnvironment, collector: str, window_s: float, shadow: str | None = None) -> FastAPI:
     artifact = json.loads(env.model_alias.read_text())
-    model = FraudModel.train(artifact["version"], artifact["seed"], Normalisation.load(env.normalisation_file))
+    model = reference_model(artifact["version"], artifact["seed"])
+    pipeline = FeaturePipeline.of_environment(env.lock_file, env.config_file, env.normalisation_file)
     settings = AgentSettings(
         service="fraud",
         environment=env.name,
@@ -31,31 +40,24 @@ def create_app(env: DemoEnvironment, collector: str, window_s: float) -> FastAPI
         sources=env.sources(),
     )
     agent = Agent(settings, window_s=window_s, fingerprint_every_s=60)
+    mirror = ShadowMirror(shadow, 1.0, counter=agent.metrics.shadow) if shadow else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         yield
+        if mirror is not None:  # the copies in flight reach the shadow before the agent flushes
+            await mirror.aclose()
         agent.close()
 
     app = FastAPI(title=f"fraud model ({env.name})", lifespan=lifespan)
 
-    @app.post("/predict")
-    async def predict(request: Request) -> dict[str, Any]:
-        started = time.perf_counter()
-        body = await request.json()
-        request_id, tx = body.get("request_id"), body.get("features") or {}
+    def score(request_id: str | None, tx: dict[str, Any], started: float) -> dict[str, Any]:
         try:
-            features = {
-                "merchant": tx["merchant"],
-                "card_present": tx["card_present"],
-                "amount": tx["amount"],
-                **model.norm.scale(tx),
-            }
-            score = model.score(tx)
-        except (KeyError, TypeError, ValueError) as exc:
+            features = pipeline.features(tx)
+            score = model.score(features)
+        except (KeyError, TypeError, ValueError) as exc:  # recorded without features: none were computed
             agent.record(
                 request_id=request_id,
-                features=tx,
                 latency_s=time.perf_counter() - started,
                 model_version=model.version,
                 error=type(exc).__name__,
@@ -69,18 +71,25 @@ def create_app(env: DemoEnvironment, collector: str, window_s: float) -> FastAPI
             latency_s=time.perf_counter() - started,
             model_version=model.version,
         )
-        return {
-            "request_id": request_id,
-            "score": score,
-            "fraud": score > 0.5,
-            "model_version": model.version,
-        }
+        return {"request_id": request_id, "score": score, "fraud": score > 0.5, "model_version": model.version}
 
-    @app.post("/outcome")
-    async def outcome(request: Request) -> dict[str, str]:
-        body = await request.json()
-        agent.record_outcome(body["request_id"], body["outcome"])
-        return {"status": "ok"}
+    @app.post("/predict")
+    async def predict(request: Request) -> dict[str, Any]:
+        started = time.perf_counter()
+        raw = await request.body()
+        body = json.loads(raw)
+        try:
+            return score(body.get("request_id"), body.get("features") or {}, started)
+        finally:
+            if mirror is not None:
+                mirror.mirror("POST", "/predict", "", _JSON, raw)
+
+    @app.post("/outcomes")
+    async def outcomes(request: Request) -> dict[str, int]:
+        items = (await request.json())["outcomes"]
+        for item in items:
+            agent.record_outcome(item["request_id"], item["outcome"])
+        return {"recorded": len(items)}
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -96,9 +105,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--collector", required=True)
     parser.add_argument("--window", type=float, default=5.0)
+    parser.add_argument("--shadow", help="base URL of the server to mirror every request to")
     args = parser.parse_args()
     env = DemoEnvironment(args.environment, args.root)
-    uvicorn.run(create_app(env, args.collector, args.window), host="127.0.0.1", port=args.port, log_level="warning")
+    app = create_app(env, args.collector, args.window, args.shadow)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ class ProcessGroup:
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.procs: list[subprocess.Popen] = []
+        self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with (self.log_dir / f"{name}.log").open("ab") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.log_dir)
         self.procs.append(proc)
