@@ -167,6 +167,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "ratio",
     ),
     MetricSpec(
+        "envparity_probable_cause",
+        "gauge",
+        "Score of the top probable causes of the latest evaluation (rank 1 most likely): a fingerprint difference "
+        "(cause) and its dimension.",
+        (*PAIR, "rank", "cause", "dimension"),
+    ),
+    MetricSpec(
         "envparity_evaluation_duration_seconds",
         "gauge",
         "Duration of the last scheduled evaluation cycle.",

@@ -3,8 +3,8 @@
 Three ways to rank, as the rule in docs/statistics.md says: declared lineage, time
 alignment alone (a config key that changed 20 minutes before the symptom, against a
 difference that was always there), and neither (structure, then dimension order).
-Then the streak a stored evaluation hands on, and what /v1/parity, /report and
-``check`` show.
+Then the streak a stored evaluation hands on, and what /v1/parity, /report, /metrics
+and ``check`` show.
 """
 
 from __future__ import annotations
@@ -178,3 +178,13 @@ def test_the_api_the_report_and_check_lead_with_the_causes(evaluated) -> None:
     assert out.returncode == 1, out.stderr
     assert out.stdout.index("#### Probable causes, most likely first") < out.stdout.index("| status |")
     assert re.search(rf"^\| 1 \| {NORMALISATION} \| artifacts \|", out.stdout, re.MULTILINE), out.stdout
+
+
+def test_metrics_export_the_top_causes_of_the_scheduled_evaluation(evaluated) -> None:
+    metrics = httpx.get(f"{evaluated.url}/metrics", timeout=30).text
+    causes = re.findall(r"^envparity_probable_cause\{([^}]*)\} (\S+)$", metrics, re.MULTILINE)
+    assert len(causes) == 1, causes  # only the declared cause explains the drift
+    labels, score = causes[0]
+    assert f'cause="{NORMALISATION}"' in labels and 'dimension="artifacts"' in labels and 'rank="1"' in labels
+    assert 'service="fraud"' in labels and 'baseline="staging"' in labels and 'target="production"' in labels
+    assert float(score) == 4.0  # declared (3) + structure (1) on data:amount_z, which fails

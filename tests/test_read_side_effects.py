@@ -23,6 +23,7 @@ PARITY_SERIES = (
     "envparity_check_value",
     "envparity_failing_checks",
     "envparity_fingerprint_parity_ratio",
+    "envparity_probable_cause",
 )
 
 

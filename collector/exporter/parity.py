@@ -1,4 +1,8 @@
-"""Prometheus exposition of the scheduled parity evaluations (a custom collector: ``collect()`` only)."""
+"""Prometheus exposition of the scheduled parity evaluations (a custom collector: ``collect()`` only).
+
+Per pair: the score, layer scores, every check's status and value, failing checks per
+layer, fingerprint parity, and the top probable causes (what alert descriptions name).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from envparity.agent.catalogue import spec
 from envparity.collector.service import ParityService
 
 STATUS_VALUE = {"ok": 0, "warn": 1, "fail": 2, "insufficient_data": -1}
+TOP_CAUSES = 3  # the probable causes exported per pair, most likely first
 
 
 def _gauge(name: str) -> GaugeMetricFamily:
@@ -28,7 +33,7 @@ class ParityCollector(Collector):
         self.parity = parity
 
     def collect(self) -> Iterable[Metric]:
-        score, layer, status, value, failing, fingerprint = (
+        score, layer, status, value, failing, fingerprint, causes = (
             _gauge(name)
             for name in (
                 "envparity_parity_score",
@@ -37,6 +42,7 @@ class ParityCollector(Collector):
                 "envparity_check_value",
                 "envparity_failing_checks",
                 "envparity_fingerprint_parity_ratio",
+                "envparity_probable_cause",
             )
         )
         for (service, baseline, target), ev in self.parity.exported():
@@ -56,7 +62,10 @@ class ParityCollector(Collector):
                 failing.add_metric([*pair, name], n)
             for dimension, ratio in ev.fingerprint_parity.items():
                 fingerprint.add_metric([*pair, dimension], ratio)
-        yield from (score, layer, status, value, failing, fingerprint)
+            ranked = ev.probable_causes.causes[:TOP_CAUSES] if ev.probable_causes else []
+            for rank, cause in enumerate(ranked, 1):
+                causes.add_metric([*pair, str(rank), cause.key, cause.dimension], cause.score)
+        yield from (score, layer, status, value, failing, fingerprint, causes)
         duration = _gauge("envparity_evaluation_duration_seconds")
         success = _gauge("envparity_evaluation_last_success_timestamp_seconds")
         if self.parity.last_duration_s is not None:
