@@ -187,12 +187,19 @@ def _missing_values(
 
 
 def _resolve(pending: list[_Compared], missing: list[MissingValues], t: Thresholds) -> list[Check]:
-    """The distribution and null-rate checks, every p-value corrected over all of them (Benjamini-Hochberg)."""
-    qs = benjamini_hochberg([p.pvalue for p in pending] + [m.pvalue for m in missing])
+    """The distribution and null-rate checks, their p-values corrected together (Benjamini-Hochberg).
+
+    The family is the tests that can end in a failure: every distribution, and the null rates
+    whose rise passes the practical floor. A null rate under the floor cannot fail whatever its
+    p-value, and counting it would only weaken the correction of the tests that can.
+    """
+    tested = [m for m in missing if m.rise > t.null_rate_max_increase]
+    qs = benjamini_hochberg([p.pvalue for p in pending] + [m.pvalue for m in tested])
     out = []
     for item, q in zip(pending, qs, strict=False):
         out += _LAYER_DRIFT_CHECKS[item.layer](item.subject, item.comparison, q, t)
-    out += [null_rate_check(m, q, t) for m, q in zip(missing, qs[len(pending) :], strict=True)]
+    corrected = dict(zip((m.subject for m in tested), qs[len(pending) :], strict=True))
+    out += [null_rate_check(m, corrected.get(m.subject), t) for m in missing]
     return out
 
 

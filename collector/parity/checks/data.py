@@ -2,7 +2,8 @@
 
 Drift of a feature is judged by the distribution checks (``drift``) and its null
 rate by a two-proportion test; their p-values are corrected together, over every
-distribution and null rate of the evaluation, by the caller and passed in as ``q``.
+distribution and every null rate whose rise passes the floor, by the caller and
+passed in as ``q``.
 An environment without data fails (``samples``): a gate must never pass because
 there was nothing to compare.
 """
@@ -74,21 +75,28 @@ class MissingValues:
     def pvalue(self) -> float:
         return two_proportion_pvalue(self.missing_baseline, self.total_baseline, self.missing_target, self.total_target)
 
+    @property
+    def rise(self) -> float:
+        nb, nt = self.rates
+        return nt - nb
 
-def null_rate_check(m: MissingValues, q: float, t: Thresholds) -> Check:
-    """Fails on a rise over ``null_rate_max_increase`` that the two-proportion test finds real after correction."""
+
+def null_rate_check(m: MissingValues, q: float | None, t: Thresholds) -> Check:
+    """Fails on a rise over ``null_rate_max_increase`` that the two-proportion test finds real after correction.
+
+    ``q`` is the corrected p-value, None for a rise under the floor (not tested: it cannot fail).
+    """
     nb, nt = m.rates
-    rise = nt - nb > t.null_rate_max_increase
+    tested = f"p={m.pvalue:.3g}, BH q={q:.3g}" if q is not None else "under the floor, not tested"
     return make_check(
         t,
         layer="data",
         check="null_rate",
         subject=m.subject,
         value=nt,
-        status=drift_status(rise, rise, q, t),
+        status="ok" if q is None else drift_status(True, True, q, t),
         detail=f"missing {nt:.1%} in target vs {nb:.1%} in baseline "
-        f"({m.missing_target:,} of {m.total_target:,} vs {m.missing_baseline:,} of {m.total_baseline:,}; "
-        f"p={m.pvalue:.3g}, BH q={q:.3g})",
+        f"({m.missing_target:,} of {m.total_target:,} vs {m.missing_baseline:,} of {m.total_baseline:,}; {tested})",
     )
 
 
