@@ -10,7 +10,9 @@ file it reads) and shows ``envparity_check_value`` in its description, so that a
 threshold changed for a service changes its alerts too. Drift alerts keep the
 ``service``, ``baseline``, ``target`` and ``subject`` (feature, package, config
 key, artifact) labels, so Alertmanager deduplicates and groups by service and
-artifact.
+artifact. The drift, prediction and outcome alerts end their description with the
+pair's most likely cause, asked of Prometheus when the alert fires
+(``envparity_probable_cause`` at rank 1); without one they say nothing more.
 
 Severity follows the environment an alert concerns: the ``target`` of a pair,
 the ``environment`` of an agent or a GPU. Each such alert is two rules of one
@@ -117,6 +119,18 @@ def _failing_value(matchers: str) -> Where:
 _PAIR_TEXT = "{{ $labels.service }}: {{ $labels.target }} against {{ $labels.baseline }}"
 
 
+def _top_cause() -> str:
+    """A description's last sentence: the pair's rank-1 probable cause, read with the template's ``query``."""
+    cause = select("envparity_probable_cause", "service=%q, baseline=%q, target=%q, rank='1'")
+    return (
+        f'{{{{ with printf "{cause}" $labels.service $labels.baseline $labels.target | query }}}}'
+        "{{ with first . }} Probable cause: {{ .Labels.cause }} ({{ .Labels.dimension }}).{{ end }}{{ end }}"
+    )
+
+
+_CAUSE = _top_cause()
+
+
 def _prediction_drift(where: str) -> str:
     """The prediction's PSI while any distribution check of the prediction or the confidence fails."""
     distributions = f'{layer("prediction")}, {checks(_PREDICTION_DRIFT)}, subject=~"{one_of(_PREDICTION_SUBJECTS)}"'
@@ -141,7 +155,7 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
             s.ticket_after,
             WARNING,
             "A feature's distribution drifted above the PSI warn threshold.",
-            f'{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf "%.3f" }}}}.',
+            f'{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf "%.3f" }}}}.{_CAUSE}',
         ),
         *_by_environment(
             s,
@@ -151,7 +165,7 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
             s.page_after,
             "A feature's distribution drifted beyond the PSI fail threshold for a sustained period.",
             f'{_PAIR_TEXT}: feature {{{{ $labels.subject }}}} has PSI {{{{ $value | printf "%.3f" }}}}, '
-            "significant after correction for the features tested.",
+            f"significant after correction for the features tested.{_CAUSE}",
         ),
         *_by_environment(
             s,
@@ -160,7 +174,18 @@ def _drift_rules(s: RuleSettings) -> list[dict[str, Any]]:
             _prediction_drift,
             s.page_after,
             "The model's predictions are distributed differently in the target than in the baseline.",
-            f'{_PAIR_TEXT}: {{{{ $labels.subject }}}} distribution drifted (PSI {{{{ $value | printf "%.3f" }}}}).',
+            f'{_PAIR_TEXT}: {{{{ $labels.subject }}}} distribution drifted (PSI {{{{ $value | printf "%.3f" }}}}).'
+            f"{_CAUSE}",
+        ),
+        *_by_environment(
+            s,
+            "target",
+            "OutcomeDrop",
+            _failing_value(check("f1")),
+            s.page_after,
+            "The model's F1 on labelled outcomes is lower in the target than in the baseline by more than "
+            f"`{check_spec('f1').threshold}`.",
+            f'{_PAIR_TEXT}: F1 {{{{ $value | printf "%.3f" }}}} in the target.{_CAUSE}',
         ),
         *_by_environment(
             s,
@@ -235,7 +260,7 @@ def _serving_rules(s: RuleSettings) -> list[dict[str, Any]]:
             s.ticket_after,
             "Shadow traffic: the target's agreement with the baseline fails "
             f"`{check_spec('shadow_agreement').threshold}`.",
-            f"{_PAIR_TEXT}: {{{{ $value | humanizePercentage }}}} of shadowed requests agree.",
+            f"{_PAIR_TEXT}: {{{{ $value | humanizePercentage }}}} of shadowed requests agree.{_CAUSE}",
         ),
         *_by_environment(
             s,
