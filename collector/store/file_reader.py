@@ -224,7 +224,8 @@ class _TextColumns:
         cells = []
         for column in self.columns:
             c = quoted(column)
-            cells += [f"count({c})", f"count({self._time(c, column)})", f"count(TRY_CAST({c} AS DOUBLE))"]
+            number = f"TRY_CAST({c} AS DOUBLE)" if self._types[column] == "VARCHAR" else "NULL"
+            cells += [f"count({c})", f"count({self._time(c, column)})", f"count({number})"]
         (counts,) = self._con.execute(f"SELECT {', '.join(cells)} FROM source").fetchall()
         kinds: dict[str, Kind] = {}
         for i, column in enumerate(self.columns):
