@@ -190,9 +190,10 @@ def test_fingerprint_endpoints_and_metrics(collector):
 def test_fingerprint_diff_endpoint(collector, monkeypatch):
     from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 
-    staging = make_snapshot(environment="staging")
+    sources = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
+    staging = make_snapshot(environment="staging", fingerprint=take_fingerprint(sources))  # the same moment's env
     monkeypatch.setenv("ENVPARITY_TEST_CACHE_TTL", "3600")
-    prod_fp = take_fingerprint(FingerprintSources(env_prefixes=("ENVPARITY_TEST_",)))
+    prod_fp = take_fingerprint(sources)
     production = make_snapshot(agent_id="agent-2", environment="production", fingerprint=prod_fp)
     for snap in (staging, production):
         assert post_snapshot(collector.url, snap).status_code == 200
