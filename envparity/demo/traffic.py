@@ -42,7 +42,7 @@ def _post_labels(clients: list[httpx.Client], report: TrafficReport, until: floa
 
 
 def send_traffic(
-    production: str, environments: list[str], seconds: float, rate_per_s: float = 40.0, seed: int = 42
+    production: str, environments: list[str], seconds: float, rate_per_s: float = 40.0, seed: int = 30
 ) -> TrafficReport:
     """Send generated transactions to ``production`` for ``seconds``; labels go to every one of ``environments``."""
     report = TrafficReport()
