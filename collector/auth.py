@@ -22,6 +22,12 @@ something. Row counts over every service (``/v1/store``) need ``read: ["*"]``.
 
 Without a tokens file every request is allowed; the collector then binds only to
 loopback unless started with ``--insecure``.
+
+The file is re-read when it changes: at most once a second, a request looks at
+what the path resolves to (inode, modification time, size), following symbolic
+links, so a Kubernetes Secret volume, which swaps its ``..data`` link to a new
+folder on an update, takes effect within seconds without a restart. A file that
+no longer reads or parses is logged once and the tokens read before stay in force.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
+import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +45,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ALL = "*"
+RECHECK_S = 1.0  # how often a request may look whether the tokens file changed
+log = logging.getLogger("envparity.collector")
+
+
+def token_digest(token: str) -> str:
+    """The hex SHA-256 of a token: what a tokens file's ``sha256`` holds and what a login session remembers."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class TokensFileError(ValueError):
@@ -73,7 +89,7 @@ class TokenEntry(BaseModel):
 
     @property
     def digest(self) -> str:
-        return self.sha256 or hashlib.sha256((self.token or "").encode()).hexdigest()
+        return self.sha256 or token_digest(self.token or "")
 
     def may_write(self, service: str, environment: str) -> bool:
         return any(fnmatch.fnmatchcase(f"{service}/{environment}", g) for g in self.write)
@@ -88,6 +104,11 @@ class TokenEntry(BaseModel):
     def require_read(self, service: str) -> None:
         if not self.may_read(service):
             raise AuthError(403, f"token {self.name!r} may not read {service}")
+
+    def require_some_read(self) -> None:
+        """The gate of every read route: the token may read at least one service."""
+        if not self.read:
+            raise AuthError(403, f"token {self.name!r} may not read")
 
     def require_read_all(self) -> None:
         if ALL not in self.read:
@@ -104,27 +125,79 @@ class TokensFile(BaseModel):
     protect_metrics: bool = False
     tokens: list[TokenEntry]
 
+    @classmethod
+    def read(cls, path: Path) -> TokensFile:
+        try:
+            return cls.model_validate(yaml.safe_load(path.read_text()) or {})
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            raise TokensFileError(f"tokens file {path}: {exc}") from None
+
+
+def _version(path: Path) -> tuple[int, int, int] | None:
+    """What ``path`` resolves to now (inode, modification time, size), links followed; None if it cannot be reached."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
+
 
 class Authorizer:
     """Answers who a bearer token is; the first gate of every route that needs a scope."""
 
-    def __init__(self, entries: list[TokenEntry] | None, protect_metrics: bool = False) -> None:
+    def __init__(
+        self, entries: list[TokenEntry] | None, protect_metrics: bool = False, path: Path | None = None
+    ) -> None:
         if protect_metrics and entries is None:
             raise TokensFileError("protecting /metrics needs a tokens file with a token that has `metrics: true`")
         self.enabled = entries is not None
-        self.protect_metrics = protect_metrics
+        self.protect_metrics = self._protect_flag = protect_metrics
         self._entries = entries or []
+        self._path = path  # the tokens file, re-read when it changes
+        self._version = _version(path) if path else None
+        self._next_check = time.monotonic() + RECHECK_S
+        self._lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: Path | None, protect_metrics: bool = False) -> Authorizer:
         """The tokens of ``path`` (none: everything allowed); ``protect_metrics`` adds to the file's setting."""
         if path is None:
             return cls(None, protect_metrics)
-        try:
-            parsed = TokensFile.model_validate(yaml.safe_load(path.read_text()) or {})
-        except (OSError, yaml.YAMLError, ValidationError) as exc:
-            raise TokensFileError(f"tokens file {path}: {exc}") from None
-        return cls(parsed.tokens, protect_metrics or parsed.protect_metrics)
+        authorizer = cls([], protect_metrics, path)
+        authorizer._apply(TokensFile.read(path))
+        return authorizer
+
+    def _apply(self, parsed: TokensFile) -> None:
+        self._entries = parsed.tokens
+        self.protect_metrics = self._protect_flag or parsed.protect_metrics
+
+    def _refresh(self) -> None:
+        """Re-read the tokens file if what its path resolves to changed; keep the tokens in force if it is broken."""
+        if self._path is None or time.monotonic() < self._next_check:
+            return
+        with self._lock:
+            if time.monotonic() < self._next_check:
+                return
+            self._next_check = time.monotonic() + RECHECK_S
+            version = _version(self._path)
+            if version == self._version:
+                return
+            self._version = version
+            try:
+                parsed = TokensFile.read(self._path)
+            except TokensFileError as exc:
+                log.error("%s; the tokens read before stay in force", exc)
+                return
+            self._apply(parsed)
+            log.info("tokens file %s re-read: %d tokens", self._path, len(parsed.tokens))
+
+    def by_digest(self, digest: str) -> TokenEntry | None:
+        """The token whose SHA-256 is ``digest``, as the tokens file says now; None when it names none."""
+        self._refresh()
+        for entry in self._entries:
+            if hmac.compare_digest(entry.digest, digest):
+                return entry
+        return None
 
     def identify(self, authorization: str | None) -> TokenEntry:
         """The token of an ``Authorization`` header (401 when missing or unknown); ANYONE without a tokens file."""
@@ -133,11 +206,10 @@ class Authorizer:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(401, "missing bearer token (Authorization: Bearer <token>)")
-        digest = hashlib.sha256(token.strip().encode()).hexdigest()
-        for entry in self._entries:
-            if hmac.compare_digest(entry.digest, digest):
-                return entry
-        raise AuthError(401, "unknown token")
+        entry = self.by_digest(token_digest(token.strip()))
+        if entry is None:
+            raise AuthError(401, "unknown token")
+        return entry
 
     def writer(self, authorization: str | None) -> TokenEntry:
         """A token that may write something: checked before a body is read (which pair: once it is parsed)."""
@@ -149,11 +221,11 @@ class Authorizer:
     def reader(self, authorization: str | None) -> TokenEntry:
         """A token that may read some service: the gate of every read route, the API description included."""
         entry = self.identify(authorization)
-        if not entry.read:
-            raise AuthError(403, f"token {entry.name!r} may not read")
+        entry.require_some_read()
         return entry
 
     def check_metrics(self, authorization: str | None) -> None:
         """When /metrics is protected, a token with the ``metrics`` scope."""
+        self._refresh()
         if self.protect_metrics and not (entry := self.identify(authorization)).metrics:
             raise AuthError(403, f"token {entry.name!r} may not read /metrics")

@@ -1,7 +1,7 @@
 """The agent verifies the collector's TLS certificate against a CA file (``--ca-file``, ``ENVPARITY_CA_FILE``).
 
-A certificate authority and a server certificate for 127.0.0.1 are made here with
-``openssl``; a small HTTPS server stands in for the collector's snapshot endpoint.
+A certificate authority and a server certificate for 127.0.0.1 are made with
+``openssl`` (tests/certificates.py); a small HTTPS server stands in for the collector's snapshot endpoint.
 """
 
 from __future__ import annotations
@@ -10,45 +10,24 @@ import http.server
 import json
 import logging
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from certificates import make_certificates
 from helpers import run_cli
 
 from envparity.agent import Agent
 from envparity.agent.fingerprint import FingerprintSources
 
 SOURCES = FingerprintSources(env_prefixes=("NONE_",))
-SERVER_EXTENSIONS = """\
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1
-authorityKeyIdentifier = keyid
-"""
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """ca.pem (a test CA) and server.pem/server.key (127.0.0.1, signed by it) in a fresh folder."""
-    d = tmp_path_factory.mktemp("tls")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=envparity test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-            "-keyout", "ca.key", "-out", "ca.pem", cwd=d)  # fmt: skip
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-            "-keyout", "server.key", "-out", "server.csr", cwd=d)  # fmt: skip
-    (d / "server.ext").write_text(SERVER_EXTENSIONS)
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "1", "-extfile", "server.ext", "-out", "server.pem", cwd=d)  # fmt: skip
-    return d
+    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 @dataclass

@@ -40,6 +40,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     serve.add_argument("--insecure", action="store_true", help="allow listening beyond loopback without a tokens file")
     serve.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=Path(p) if (p := env_str("ENVPARITY_TLS_CERT")) else None,
+        help="PEM certificate (chain) to serve HTTPS with, together with --tls-key (default $ENVPARITY_TLS_CERT)",
+    )
+    serve.add_argument(
+        "--tls-key",
+        type=Path,
+        default=Path(p) if (p := env_str("ENVPARITY_TLS_KEY")) else None,
+        help="PEM private key of --tls-cert (default $ENVPARITY_TLS_KEY)",
+    )
+    serve.add_argument(
         "--max-body-bytes",
         type=int,
         default=int(env_number("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024)),
@@ -108,6 +120,8 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             tokens_file=args.tokens_file,
             insecure=args.insecure,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
             max_body_bytes=args.max_body_bytes,
             max_inflight_ingests=args.max_inflight_ingests,
             duckdb_memory_limit=args.duckdb_memory_limit,

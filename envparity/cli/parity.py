@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import math
+import ssl
 import sys
 import uuid
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument("--target", required=True, help="environment judged against the baseline")
     check.add_argument("--window", default="1h", help="data window, e.g. 15m, 1h, 7d (default 1h)")
     check.add_argument("--token", default=env_str("ENVPARITY_TOKEN"), help="bearer token (default $ENVPARITY_TOKEN)")
+    _add_ca_file(check)
     check.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     check.add_argument("--all", action="store_true", help="list passing checks too")
     _add_thresholds(check, "with --db: ")
@@ -72,6 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     upload.add_argument("--name", required=True, help="the reference is then the environment ref.NAME")
     upload.add_argument("--prediction", help="prediction column")
     upload.add_argument("--token", default=env_str("ENVPARITY_TOKEN"), help="bearer token (default $ENVPARITY_TOKEN)")
+    _add_ca_file(upload)
     upload.set_defaults(handler=_upload)
 
 
@@ -81,6 +84,25 @@ def _add_thresholds(parser: argparse.ArgumentParser, when: str = "") -> None:
         type=Path,
         help=f"{when}YAML thresholds file, the collector's (default $ENVPARITY_THRESHOLDS; none: built-in defaults)",
     )
+
+
+def _add_ca_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        default=Path(c) if (c := env_str("ENVPARITY_CA_FILE")) else None,
+        help="PEM CA bundle to verify the collector's TLS certificate (default $ENVPARITY_CA_FILE, else the system's)",
+    )
+
+
+def _tls_verify(args: argparse.Namespace) -> ssl.SSLContext | bool:
+    """The collector's certificate is checked against ``--ca-file`` when given, else the system's CAs."""
+    if args.ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=args.ca_file)
+    except OSError as exc:  # a missing file, or one that holds no certificate
+        raise ValueError(f"--ca-file {args.ca_file}: {exc}") from None
 
 
 def _thresholds_file(args: argparse.Namespace) -> Path | None:
@@ -107,8 +129,11 @@ def _get(args: argparse.Namespace, path: str, params: dict[str, str]) -> dict[st
     import httpx
 
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    verify = _tls_verify(args)
     try:
-        response = httpx.get(f"{args.collector.rstrip('/')}{path}", params=params, headers=headers, timeout=120)
+        response = httpx.get(
+            f"{args.collector.rstrip('/')}{path}", params=params, headers=headers, timeout=120, verify=verify
+        )
     except httpx.HTTPError as exc:
         raise GateError(f"collector {args.collector} cannot be reached: {exc}") from None
     if response.status_code != 200:
@@ -199,6 +224,7 @@ def _upload(args: argparse.Namespace) -> int:
     from envparity.collector.store.file_reader import read_file
 
     http_url("--collector", args.collector)
+    verify = _tls_verify(args)
     data = read_file(args.file, prediction=args.prediction)
     columns = {
         name: _plain_numbers(col.numbers()) if col.kind == "numeric" else list(col.categories or [])
@@ -235,6 +261,7 @@ def _upload(args: argparse.Namespace) -> int:
                 f"{args.collector.rstrip('/')}/v1/snapshots",
                 headers=headers,
                 timeout=120,
+                verify=verify,
                 content=gzip.compress(snap.model_dump_json().encode()),
             )
         except httpx.HTTPError as exc:
