@@ -1,4 +1,4 @@
-"""Probable causes end to end: stored snapshots and evaluations on a real DuckDB file, through the service and the API.
+"""Probable causes end to end: stored snapshots and evaluations (DuckDB, PostgreSQL), through the service and the API.
 
 Three ways to rank, as the rule in docs/statistics.md says: declared lineage, time
 alignment alone (a config key that changed 20 minutes before the symptom, against a
@@ -70,9 +70,9 @@ def _push(store: Store, environment: str, sequence: int, fp: Fingerprint, end: d
     store.ingest(snap, f"{environment}{sequence}".ljust(64, "0"), end)
 
 
-def _store(tmp_path: Path, production: list[Fingerprint]) -> Store:
+def _store(url: str, tmp_path: Path, production: list[Fingerprint]) -> Store:
     """Staging, and production whose amount_z drifts; production's fingerprints in turn, 30 minutes apart."""
-    store = Store(database_url(tmp_path / "store.duckdb"))
+    store = Store(url)
     staging = _fingerprint(tmp_path / "staging", "1.5.3")
     now = datetime.now(UTC)
     for sequence, fp in enumerate(production):
@@ -92,8 +92,8 @@ def _incident(tmp_path: Path) -> list[Fingerprint]:
     return [_fingerprint(tmp_path / "production", "2.0.1", ttl=3600, statistics="3y")]
 
 
-def test_declared_lineage_ranks_the_declared_cause_first(tmp_path: Path) -> None:
-    store = _store(tmp_path, _incident(tmp_path))
+def test_declared_lineage_ranks_the_declared_cause_first(store_url: str, tmp_path: Path) -> None:
+    store = _store(store_url, tmp_path, _incident(tmp_path))
     analysis = _service(store, LINEAGE).evaluate_pair("fraud", "staging", "production").probable_causes
     store.close()
     assert analysis is not None
@@ -107,10 +107,10 @@ def test_declared_lineage_ranks_the_declared_cause_first(tmp_path: Path) -> None
     assert analysis.unexplained == []
 
 
-def test_time_alignment_alone_ranks_the_recent_change_first(tmp_path: Path) -> None:
+def test_time_alignment_alone_ranks_the_recent_change_first(store_url: str, tmp_path: Path) -> None:
     before = _fingerprint(tmp_path / "before", "2.0.1")
     after = _fingerprint(tmp_path / "after", "2.0.1", ttl=3600)  # deployed 20 minutes ago
-    store = _store(tmp_path, [before, after])
+    store = _store(store_url, tmp_path, [before, after])
     analysis = _service(store).evaluate_pair("fraud", "staging", "production").probable_causes
     store.close()
     assert analysis is not None
@@ -121,8 +121,8 @@ def test_time_alignment_alone_ranks_the_recent_change_first(tmp_path: Path) -> N
     assert re.fullmatch(r"time: changed 2[01] min before amount_z first failed", evidence[0]), evidence
 
 
-def test_without_lineage_or_changes_structure_and_dimension_order_decide(tmp_path: Path) -> None:
-    store = _store(tmp_path, _incident(tmp_path))
+def test_without_lineage_or_changes_structure_and_dimension_order_decide(store_url: str, tmp_path: Path) -> None:
+    store = _store(store_url, tmp_path, _incident(tmp_path))
     analysis = _service(store).evaluate_pair("fraud", "staging", "production").probable_causes
     store.close()
     assert analysis is not None
@@ -132,8 +132,8 @@ def test_without_lineage_or_changes_structure_and_dimension_order_decide(tmp_pat
                for k in c.explains)  # fmt: skip
 
 
-def test_a_failing_streak_starts_at_its_first_stored_evaluation(tmp_path: Path) -> None:
-    store = _store(tmp_path, _incident(tmp_path))
+def test_a_failing_streak_starts_at_its_first_stored_evaluation(store_url: str, tmp_path: Path) -> None:
+    store = _store(store_url, tmp_path, _incident(tmp_path))
     service = _service(store, LINEAGE)
     (scheduled,) = service.evaluate_all()  # stored
     time.sleep(0.05)
@@ -149,13 +149,12 @@ def test_a_failing_streak_starts_at_its_first_stored_evaluation(tmp_path: Path) 
 @pytest.fixture
 def evaluated(start_collector, tmp_path: Path):
     """A collector on the incident's store with the lineage in its policy file, after one scheduled cycle."""
-    _store(tmp_path, _incident(tmp_path)).close()
+    store_url = database_url(tmp_path / "store.duckdb")
+    _store(store_url, tmp_path, _incident(tmp_path)).close()
     policy = tmp_path / "policy.yaml"
     fraud = {"pairs": [{"baseline": "staging", "target": "production"}], "lineage": LINEAGE}
     policy.write_text(yaml.safe_dump({"services": {"fraud": fraud}}))
-    collector = start_collector(
-        f"duckdb:///{tmp_path / 'store.duckdb'}", "--thresholds", str(policy), "--evaluate-every", "3600"
-    )
+    collector = start_collector(store_url, "--thresholds", str(policy), "--evaluate-every", "3600")
     deadline = time.monotonic() + 60
     while not httpx.get(f"{collector.url}/v1/parity/history", params=PAIR, timeout=30).json()["evaluations"]:
         assert time.monotonic() < deadline, "the scheduled cycle did not run:\n" + collector.log()
