@@ -210,3 +210,26 @@ def test_fingerprint_diff_endpoint(collector, monkeypatch):
         params={"service": "fraud", "baseline": "staging", "target": "qa"},
     )
     assert missing.status_code == 404
+
+
+def test_fingerprint_diff_endpoint_follows_the_policy_file(start_collector, tmp_path, monkeypatch):
+    """An expected difference declared in the thresholds file is not a difference for the API either."""
+    from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "services:\n  fraud:\n    rules:\n"
+        "      - {dimension: config, key: 'env:ENVPARITY_TEST_CACHE_TTL', severity: ignore}\n"
+    )
+    collector = start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}", "--thresholds", str(policy))
+    sources = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
+    staging = make_snapshot(environment="staging", fingerprint=take_fingerprint(sources))
+    monkeypatch.setenv("ENVPARITY_TEST_CACHE_TTL", "3600")
+    production = make_snapshot(agent_id="agent-2", environment="production", fingerprint=take_fingerprint(sources))
+    for snap in (staging, production):
+        assert post_snapshot(collector.url, snap).status_code == 200
+    diff = httpx.get(
+        f"{collector.url}/v1/fingerprints/diff",
+        params={"service": "fraud", "baseline": "staging", "target": "production"},
+    ).json()
+    assert (diff["status"], diff["items"]) == ("ok", [])

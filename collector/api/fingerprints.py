@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from envparity.collector.api.deps import READ, ReadableService, StoreDep
+from envparity.collector.api.deps import READ, ParityDep, ReadableService, StoreDep
 from envparity.collector.api.errors import ApiError
 from envparity.collector.api.queries import Name
 from envparity.collector.parity.fingerprint_diff import diff_fingerprints, diff_status
@@ -27,12 +27,15 @@ def fingerprint(store: StoreDep, service: ReadableService, environment: Name) ->
 
 
 @router.get("/v1/fingerprints/diff")
-def fingerprint_diff(store: StoreDep, service: ReadableService, baseline: Name, target: Name) -> dict[str, Any]:
+def fingerprint_diff(
+    store: StoreDep, parity: ParityDep, service: ReadableService, baseline: Name, target: Name
+) -> dict[str, Any]:
+    """The differences under the service's rules of the policy file, as the evaluations judge them."""
     fps = store.latest_fingerprints(service, [baseline, target])
     missing = [env for env in (baseline, target) if env not in fps]
     if missing:
         raise _missing(service, missing)
-    items = diff_fingerprints(fps[baseline], fps[target])
+    items = diff_fingerprints(fps[baseline], fps[target], parity.config.rules(service))
     return {
         "service": service,
         "baseline": baseline,
