@@ -10,7 +10,9 @@ Three jobs run in the background (``envparity.agent.jobs``): sealing a window
 into a spooled snapshot (every ``window_s``), delivering the spool (every few
 seconds, independent of sealing, so a slow collector never stretches a window),
 and re-taking the fingerprint (every ``fingerprint_every_s``; sent in full only
-when its hash changes). ``Agent`` is the ``WindowedSink`` the capture paths
+when its hash changes); with ``probes``, a fourth asks the golden inputs (every
+``probes.every_s``), and the next window carries their answers
+(``envparity.agent.probes``). ``Agent`` is the ``WindowedSink`` the capture paths
 record into (``envparity.agent.sink``).
 
 A window always seals: the sampled values are cleaned into what the wire takes
@@ -42,13 +44,14 @@ from envparity.agent.gpu import GpuSampler
 from envparity.agent.jobs import Jobs
 from envparity.agent.metrics import DEFAULT_METRICS_HOST, AgentMetrics
 from envparity.agent.privacy import FeatureMasker
+from envparity.agent.probes.prober import ProbeConfig, Prober
 from envparity.agent.push import DeliveryReport, Pusher, SendResult
 from envparity.agent.recorder import DEFAULT_SAMPLE_SIZE, Instance, OutcomeValue, Recorder, SealedWindow, Slot
 from envparity.agent.settings import AgentSettings, SettingsFields
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.spool import Spool
 from envparity.agent.tracing import PushTracer
-from envparity.agent.wire import Fingerprint, GpuSection
+from envparity.agent.wire import Fingerprint, GpuSection, ProbeSection
 
 log = logging.getLogger("envparity.agent")
 
@@ -74,6 +77,7 @@ class Agent:
         metrics_host: str = DEFAULT_METRICS_HOST,
         otlp_endpoint: str | None = None,
         gpu_interval_s: float | None = 5.0,
+        probes: ProbeConfig | None = None,
         start: bool = True,
         **fields: Unpack[SettingsFields],
     ) -> None:
@@ -87,6 +91,8 @@ class Agent:
         self._tracer = PushTracer(otlp_endpoint)
         self.gpu_interval_s = gpu_interval_s
         self._gpu = GpuSampler() if gpu_interval_s else None
+        failed = self.metrics.probe_failures
+        self._prober = Prober(probes, lambda reason: failed.labels(reason=reason).inc()) if probes else None
         self._seal_lock = threading.Lock()
         self._sealed_hooks: list[Callable[[], None]] = []
         self._closed = False
@@ -158,6 +164,8 @@ class Agent:
         jobs.every(self.fingerprint_every_s, self.refresh_fingerprint, "fingerprint")
         if self._gpu is not None and self._gpu.enabled and self.gpu_interval_s:
             jobs.every(self.gpu_interval_s, self._gpu.sample, "gpu", now=True)
+        if self._prober is not None:
+            jobs.every(self._prober.config.every_s, self._prober.run, "probe", now=True)
         jobs.start()
         self._jobs = jobs
 
@@ -190,6 +198,8 @@ class Agent:
                 log.warning("a background job still runs at the close deadline; the last window stays spooled")
             return idle and self.deliver().delivered_all
         finally:
+            if self._prober is not None:
+                self._prober.close()
             self.pusher.close()
             self.spool.close()
             self._tracer.shutdown(max(0.0, deadline - time.monotonic()))
@@ -198,6 +208,7 @@ class Agent:
         parent_id = self.spool.state.agent_id
         parent_spool, fingerprint = self.spool.root, self._fingerprint
         self.spool.release_after_fork()
+        self._prober = None  # the parent process probes; a worker only records
         self._open(f"{parent_id}-w{os.getpid()}", parent_spool / "workers" / str(os.getpid()))
         self._fingerprint = fingerprint
         self._seal_lock = threading.Lock()
@@ -309,7 +320,8 @@ class Agent:
         with self._seal_lock:
             window = self.recorder.seal()
             gpu: GpuSection | None = self._gpu.seal() if self._gpu is not None else None
-            sequence = self.spool.put_next(lambda seq: self._snapshot_json(seq, window, gpu))
+            probes = self._prober.take() if self._prober is not None else None
+            sequence = self.spool.put_next(lambda seq: self._snapshot_json(seq, window, gpu, probes))
             for hook in self._sealed_hooks:
                 hook()
         self.metrics.windows.inc()
@@ -323,7 +335,9 @@ class Agent:
             log.warning("dropped %d outcomes over the per-window bound", window.outcomes_dropped)
         return sequence
 
-    def _snapshot_json(self, sequence: int, window: SealedWindow, gpu: GpuSection | None) -> bytes:
+    def _snapshot_json(
+        self, sequence: int, window: SealedWindow, gpu: GpuSection | None, probes: ProbeSection | None
+    ) -> bytes:
         """The snapshot of a sealed window, with the losses so far, as spooled and sent."""
         snap = build_snapshot(
             agent_id=self.agent_id,
@@ -339,6 +353,7 @@ class Agent:
             outcomes=window.outcomes or None,
             gpu=gpu,
             snapshots_lost=self.spool.losses(),
+            probes=probes,
         )
         return snap.model_dump_json().encode()
 

@@ -253,6 +253,14 @@ METRICS: tuple[MetricSpec, ...] = (
         ("result",),
         component="agent",
     ),
+    MetricSpec(
+        "envparity_agent_probe_failures_total",
+        "counter",
+        "Golden probes that got no outputs, by reason (connect, timeout, http_error, http_4xx, http_5xx, not_json, "
+        "missing_output, no_output).",
+        ("reason",),
+        component="agent",
+    ),
 )
 
 CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in METRICS}

@@ -32,7 +32,7 @@ class _Losses(Collector):
 
 
 class AgentMetrics:
-    """Counters of windows, snapshots, cleaned values and losses, in a registry of the agent's own.
+    """Counters of windows, snapshots, cleaned values, losses and failed probes, in a registry of the agent's own.
 
     ``losses`` returns the snapshots lost so far by reason (``Spool.losses``).
     """
@@ -54,6 +54,7 @@ class AgentMetrics:
         self.spool_bytes = instrument(r, "envparity_agent_spool_bytes", Gauge)
         self.records = instrument(r, "envparity_agent_requests_recorded_total", Counter)
         self.shadow = instrument(r, "envparity_agent_shadow_requests_total", Counter)
+        self.probe_failures = instrument(r, "envparity_agent_probe_failures_total", Counter)
 
     def serve(self, port: int, host: str = DEFAULT_METRICS_HOST) -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -13,6 +13,7 @@ from envparity.agent.wire import (
     Header,
     HostIdentity,
     Outcome,
+    ProbeSection,
     RequestAggregates,
     Sample,
     Snapshot,
@@ -48,6 +49,7 @@ def build_snapshot(
     outcomes: list[Outcome] | None = None,
     gpu: GpuSection | None = None,
     snapshots_lost: Mapping[str, int] | None = None,
+    probes: ProbeSection | None = None,
 ) -> Snapshot:
     """A snapshot; the fingerprint goes by hash alone when the collector already has it.
 
@@ -72,4 +74,5 @@ def build_snapshot(
         samples=samples,
         outcomes=outcomes,
         gpu=gpu,
+        probes=probes,
     )

@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 WIRE_MAJOR = 1
-WIRE_MINOR = 1
+WIRE_MINOR = 2
 WIRE_VERSION = f"{WIRE_MAJOR}.{WIRE_MINOR}"
 
 # Latency histogram upper bounds in seconds, shared by agent and collector so
@@ -62,6 +62,8 @@ INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
 MAX_FEATURES = 1_000  # distinct feature names in one snapshot: columns cost names x samples
 MAX_SAMPLES = 100_000
+MAX_PROBE_INPUTS = 1_000  # golden inputs answered in one snapshot
+MAX_PROBE_OUTPUTS = 1_000  # outputs of one golden input
 MAX_CLOCK_SKEW = timedelta(days=1)  # how far past the collector's clock a timestamp may lie
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -337,6 +339,21 @@ class GpuSection(WireModel):
     devices: list[GpuMetrics] = Field(default_factory=list, max_length=64)
 
 
+class ProbeResult(WireModel):
+    """wire 1.2: one golden input's answer, its outputs by name (a JSON pointer, or a feature), or why it has none."""
+
+    id: Long = Field(description="the input's id in the inputs file (with the entity for a feature server)")
+    ts: UtcDatetime
+    outputs: dict[Long, Finite | Value] = Field(default_factory=dict, max_length=MAX_PROBE_OUTPUTS)
+    error: Short | None = Field(default=None, description="why the probe failed: connect, timeout, http_5xx, ...")
+
+
+class ProbeSection(WireModel):
+    """wire 1.2: golden probes, the same inputs replayed against the endpoint in every environment."""
+
+    results: list[ProbeResult] = Field(default_factory=list, max_length=MAX_PROBE_INPUTS)
+
+
 # --- snapshot ----------------------------------------------------------------
 
 
@@ -368,6 +385,7 @@ class Snapshot(WireModel):
     samples: list[Sample] | None = Field(default=None, max_length=MAX_SAMPLES)
     outcomes: list[Outcome] | None = Field(default=None, max_length=MAX_SAMPLES)
     gpu: GpuSection | None = None
+    probes: ProbeSection | None = None
 
     @model_validator(mode="before")
     @classmethod

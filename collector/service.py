@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from envparity.collector.parity.causes import CauseAnalysis, rank_causes
+from envparity.collector.parity.checks.golden import GoldenProbes
 from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
 from envparity.collector.parity.diff_rules import DiffRule
 from envparity.collector.parity.engine import evaluate
@@ -35,6 +36,7 @@ from envparity.collector.store.environment_reader import (
     shares_requests,
 )
 from envparity.collector.store.history import failing_since, fingerprint_histories
+from envparity.collector.store.probes import read_probes
 
 if TYPE_CHECKING:
     from envparity.agent.wire import Fingerprint
@@ -66,6 +68,7 @@ class _PairInputs:
     fingerprint_parity: dict[str, float]
     changed_at: dict[str, datetime]  # fingerprint key -> its last change, in either environment
     failing_since: dict[str, datetime]  # symptom -> start of its streak, as the previous evaluation recorded
+    golden: GoldenProbes  # both environments' answers to the golden probes
 
 
 @dataclass
@@ -119,7 +122,9 @@ class ParityService:
         A pair whose own reads fail keeps the exception, so that the other pairs still evaluate.
         """
         specs = sorted({spec for pair in pairs for spec in pair})
-        environments = load_environments(self.store, service, {s: self._window_for(s, start, end) for s in specs})
+        windows = {s: self._window_for(s, start, end) for s in specs}
+        environments = load_environments(self.store, service, windows)
+        answers, tolerances = read_probes(self.store, service, windows), self.config.golden_tolerances(service)
         read = _ServiceInputs(environments, (start, end))
         tolerance, rules = self.config.thresholds(service).feature_tolerance, self.config.rules(service)
         fingerprints = self._fingerprints(service, specs)
@@ -137,6 +142,7 @@ class ParityService:
                     *self._fingerprint_diff(fingerprints, baseline, target, rules),
                     changed_at=changed,
                     failing_since=failing_since(self.store, service, baseline, target, end),
+                    golden=GoldenProbes(answers[baseline], answers[target], tolerances),
                 )
             except Exception as exc:  # handed to the evaluation, which logs it
                 read.pairs[(baseline, target)] = exc
@@ -211,7 +217,7 @@ class ParityService:
         start, end = read.window
         thresholds = self.config.thresholds(service)
         env = read.environments
-        result = evaluate(service, env[baseline], env[target], thresholds, inputs.items, inputs.shadow)
+        result = evaluate(service, env[baseline], env[target], thresholds, inputs.items, inputs.shadow, inputs.golden)
         result.fingerprint_parity = inputs.fingerprint_parity
         result.probable_causes = self._causes(service, result.checks, inputs, end)
         result.window_start, result.window_end, result.evaluated_at = start, end, datetime.now(UTC)

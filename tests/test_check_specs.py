@@ -6,6 +6,7 @@ import numpy as np
 
 from envparity.agent.wire import LATENCY_BUCKETS_S, FingerprintBody, RequestAggregates, seal_fingerprint
 from envparity.collector.parity.check_specs import CHECKS, check_spec
+from envparity.collector.parity.checks.golden import GoldenProbes, ProbeAnswers
 from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn, GpuUsage, Outcomes, ShadowPairs
 from envparity.collector.parity.engine import evaluate
 from envparity.collector.parity.fingerprint_diff import diff_fingerprints
@@ -28,6 +29,7 @@ THRESHOLDS = Thresholds(
     gpu_memory_headroom_min=0.06,
     shadow_agreement_min=0.97,
     feature_mismatch_max=0.001,
+    golden_tolerance=2e-4,
     outcome_max_drop=0.04,
 )
 
@@ -125,7 +127,10 @@ def _checks() -> list[Check]:
         rng = np.random.default_rng(n)
         shadow = ShadowPairs(matched=matched, agreeing=int(matched * 0.9), feature_mismatches={"f0": (matched, 3)})
         base, target = _environment(rng, "b", n, 0.0), _environment(rng, "t", n, 0.5)
-        checks += evaluate("svc", base, target, THRESHOLDS, items, shadow).checks
+        golden = GoldenProbes(
+            ProbeAnswers({"a": {"/score": 0.5}}), ProbeAnswers({"a": {"/score": 0.6}, "b": {"/x": 1.0}})
+        )
+        checks += evaluate("svc", base, target, THRESHOLDS, items, shadow, golden).checks
     checks += evaluate(
         "svc", EnvironmentData("b", requests=_requests(rng, 0.02, 0)), EnvironmentData("t"), THRESHOLDS
     ).checks

@@ -59,6 +59,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("variance_ratio", ("prediction",), None, "variance ratio, shown for context (always ok)"),
     CheckSpec("shadow_agreement", ("prediction",), "shadow_agreement_min", "same request, same prediction"),
     CheckSpec("feature_equality", ("prediction",), "feature_mismatch_max", "same request, same feature vector"),
+    CheckSpec("golden", ("prediction",), "golden_tolerance", "same golden input, same output, within the tolerance"),
     # outcome
     *(
         CheckSpec(name, ("outcome",), "outcome_max_drop", f"{name} drop once labels arrive")

@@ -32,6 +32,7 @@ from envparity.collector.parity.checks.data import (
 )
 from envparity.collector.parity.checks.drift import worth_drawing
 from envparity.collector.parity.checks.fingerprint import fingerprint_checks
+from envparity.collector.parity.checks.golden import GoldenProbes, golden_checks
 from envparity.collector.parity.checks.infrastructure import infrastructure_checks
 from envparity.collector.parity.checks.outcome import outcome_checks
 from envparity.collector.parity.checks.prediction import prediction_drift_checks, shadow_checks
@@ -223,11 +224,12 @@ def evaluate(
     thresholds: Thresholds,
     fingerprint_items: list[DiffItem] | None = None,
     shadow: ShadowPairs | Future[ShadowPairs] | None = None,
+    golden: GoldenProbes | None = None,
 ) -> Evaluation:
     """Every check between a baseline and a target, failures first, with the score.
 
     ``shadow`` may still be being matched by the store (a future): it is waited for after the
-    distributions are compared.
+    distributions are compared. ``golden``: both environments' answers to the golden probes.
     """
     started = time.perf_counter()
     t = thresholds
@@ -241,6 +243,7 @@ def evaluate(
     ]
     checks += [range_check(subject, c, t, len(ranged)) for subject, c in ranged]
     checks += shadow_checks(shadow.result() if isinstance(shadow, Future) else shadow, t)
+    checks += golden_checks(golden, t)
     checks += outcome_checks(base, target, t)
     checks += fingerprint_checks(fingerprint_items or [], t)
     checks.sort(key=lambda c: (STATUS_ORDER[c.status], LAYERS.index(c.layer), c.subject, c.check))

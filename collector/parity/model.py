@@ -94,6 +94,7 @@ class Thresholds(BaseModel):
     shadow_agreement_min: float = 0.98
     feature_tolerance: float = 1e-5
     feature_mismatch_max: float = 0.0
+    golden_tolerance: float = 1e-4  # golden probes: the largest difference of an output between environments
     outcome_max_drop: float = 0.05
     psi_binning: Literal["quantile", "evidently"] = "quantile"
 
@@ -103,6 +104,8 @@ class Policy(Thresholds):
 
     # fingerprint severity rules, before the built-in ones (``diff_rules``); a service's come before these
     rules: list[DiffRule] = Field(default_factory=list)
+    # golden probe output (a JSON pointer, a feature) -> its tolerance, instead of ``golden_tolerance``
+    golden_tolerances: dict[str, float] = Field(default_factory=dict)
 
 
 class ServiceConfig(Policy):
@@ -185,6 +188,11 @@ class ParityConfig:
         """The fingerprint rules of a service: its own, then the defaults', then the built-in ones."""
         configured = self._services.get(service)
         return with_defaults(configured.rules if configured else [], self.defaults.rules)
+
+    def golden_tolerances(self, service: str) -> dict[str, float]:
+        """The tolerance of each golden output set for the service, over those the defaults set."""
+        configured = self._services.get(service)
+        return {**self.defaults.golden_tolerances, **(configured.golden_tolerances if configured else {})}
 
     def lineage(self, service: str) -> dict[str, list[str]]:
         """What each subject of the service depends on, as declared (none by default)."""

@@ -58,7 +58,8 @@ def _feature_rows_to_columns(conn: sa.Connection) -> None:
     if conn.dialect.name == "duckdb":
         for table in schema.metadata.sorted_tables:
             doubles = [c.name for c in table.columns if isinstance(c.type, sa.Double)]
-            if doubles and table is not schema.feature_columns:
+            # feature_columns is created below; tables of later versions do not exist yet
+            if doubles and table is not schema.feature_columns and sa.inspect(conn).has_table(table.name):
                 _retype_duckdb(conn, table.name, doubles)
     schema.feature_columns.create(conn)
     conn.execute(sa.text(_FEATURE_COLUMNS_FROM_ROWS))
@@ -70,8 +71,17 @@ def _snapshots_lost(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE snapshots ADD COLUMN snapshots_lost TEXT"))
 
 
+def _probe_outputs(conn: sa.Connection) -> None:
+    """Version 3 to 4: the answers of golden probes (wire 1.2), in a table of their own."""
+    schema.probe_outputs.create(conn, checkfirst=True)
+
+
 # MIGRATIONS[n] upgrades a database from version n to n + 1.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _feature_rows_to_columns, 2: _snapshots_lost}
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    1: _feature_rows_to_columns,
+    2: _snapshots_lost,
+    3: _probe_outputs,
+}
 
 
 class SchemaTooNew(RuntimeError):

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -149,6 +149,23 @@ outcomes = sa.Table(
     sa.Index("ix_outcomes_env", "service", "environment", "request_id").ddl_if(dialect="postgresql"),
 )
 
+# golden probe answers (wire 1.2 ``probes``): one row per (input, output), or one per failed probe with its reason
+probe_outputs = sa.Table(
+    "probe_outputs",
+    metadata,
+    sa.Column("agent_id", sa.String(128), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("service", sa.String(128), nullable=False),
+    sa.Column("environment", sa.String(128), nullable=False),
+    sa.Column("ts", sa.DateTime, nullable=False),
+    sa.Column("input_id", sa.String(256), nullable=False),
+    sa.Column("output", sa.String(256)),  # NULL for a failed probe
+    sa.Column("output_num", sa.Double),
+    sa.Column("output_str", sa.Text),
+    sa.Column("error", sa.String(128)),
+    sa.Index("ix_probe_outputs_env", "service", "environment", "ts").ddl_if(dialect="postgresql"),
+)
+
 evaluations = sa.Table(
     "evaluations",
     metadata,
@@ -174,5 +191,6 @@ RETAINED: tuple[tuple[sa.Table, sa.Column[Any]], ...] = (
     (snapshots, snapshots.c.window_end),
     (outcomes, outcomes.c.ts),
     (gpu_windows, gpu_windows.c.window_end),
+    (probe_outputs, probe_outputs.c.ts),
     (evaluations, evaluations.c.evaluated_at),
 )

@@ -1,4 +1,5 @@
-"""``envparity agent run`` and ``envparity agent proxy``: the agent beside a model server, and the sidecar proxy."""
+"""``envparity agent run``, ``agent proxy`` and ``agent probe``: the agent beside a model server, the sidecar
+proxy, and golden probes alone."""
 
 from __future__ import annotations
 
@@ -6,21 +7,25 @@ import argparse
 import logging
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envparity.agent.environ import env_number, env_str, http_url
 from envparity.cli.exits import EXIT_DEAD_LETTERED, EXIT_OK, EXIT_SPOOLED
+from envparity.cli.probe import add_probe_options, optional_probe_config, probe_config
 from envparity.cli.sources import add_source_options, sources_from_args
 
 if TYPE_CHECKING:
     from envparity.agent.agent import Agent
+    from envparity.agent.push import DeliveryReport
     from envparity.agent.settings import AgentSettings
 
 log = logging.getLogger("envparity.agent")
 
 
-def add_agent_options(parser: argparse.ArgumentParser) -> None:
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """Where snapshots go and who sends them: the options every agent command shares."""
     parser.add_argument("--collector", help="collector URL (default: $ENVPARITY_COLLECTOR or http://127.0.0.1:8400)")
     parser.add_argument("--service", help="service name (default: $ENVPARITY_SERVICE)")
     parser.add_argument("--environment", help="environment name (default: $ENVPARITY_ENVIRONMENT)")
@@ -34,6 +39,17 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spool", type=Path, help="spool directory (default: $ENVPARITY_SPOOL_DIR or the user's state dir)"
     )
+    parser.add_argument("--metrics-port", type=int, help="serve the agent's own Prometheus metrics here")
+    parser.add_argument(
+        "--metrics-host",
+        default=env_str("ENVPARITY_METRICS_HOST", "127.0.0.1"),
+        help="address the agent's metrics bind to; 0.0.0.0 to be scraped from outside the pod "
+        "(default $ENVPARITY_METRICS_HOST or 127.0.0.1)",
+    )
+
+
+def add_agent_options(parser: argparse.ArgumentParser) -> None:
+    add_connection_options(parser)
     parser.add_argument(
         "--window",
         type=float,
@@ -52,13 +68,6 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         default=env_number("ENVPARITY_GPU_INTERVAL_S", 5.0),
         help="seconds between GPU samples through NVML; 0 turns GPU telemetry off (default 5)",
     )
-    parser.add_argument("--metrics-port", type=int, help="serve the agent's own Prometheus metrics here")
-    parser.add_argument(
-        "--metrics-host",
-        default=env_str("ENVPARITY_METRICS_HOST", "127.0.0.1"),
-        help="address the agent's metrics bind to; 0.0.0.0 to be scraped from outside the pod "
-        "(default $ENVPARITY_METRICS_HOST or 127.0.0.1)",
-    )
     parser.add_argument("--otlp-endpoint", help="send OpenTelemetry spans of pushes (OTLP/HTTP)")
     parser.add_argument(
         "--mask-features",
@@ -73,19 +82,26 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         "--keep-names", metavar="NAMES", help="features never masked, comma-separated (default $ENVPARITY_KEEP_NAMES)"
     )
     add_source_options(parser)
+    add_probe_options(parser, prefix="probe-")
+
+
+def _connection(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "service": args.service,
+        "environment": args.environment,
+        "collector": args.collector,
+        "token": args.token,
+        "ca_file": args.ca_file,
+        "agent_id": args.agent_id,
+        "spool_dir": args.spool,
+    }
 
 
 def settings_from_args(args: argparse.Namespace) -> AgentSettings:
     from envparity.agent.settings import AgentSettings, mask_mode, names_list
 
     return AgentSettings.from_env(
-        service=args.service,
-        environment=args.environment,
-        collector=args.collector,
-        token=args.token,
-        ca_file=args.ca_file,
-        agent_id=args.agent_id,
-        spool_dir=args.spool,
+        **_connection(args),
         mask_features=mask_mode(args.mask_features, "--mask-features") if args.mask_features else None,
         mask_names=names_list(args.mask_names) if args.mask_names is not None else None,
         keep_names=names_list(args.keep_names) if args.keep_names is not None else None,
@@ -105,7 +121,17 @@ def agent_from_args(args: argparse.Namespace) -> Agent:
         metrics_host=args.metrics_host,
         otlp_endpoint=args.otlp_endpoint,
         gpu_interval_s=args.gpu_interval or None,
+        probes=optional_probe_config(args),
     )
+
+
+def probe_settings(args: argparse.Namespace) -> AgentSettings:
+    """Settings of ``agent probe``: its default spool beside, never in, the agent's of the same environment."""
+    from envparity.agent.settings import AgentSettings
+
+    settings = AgentSettings.from_env(**_connection(args))
+    spool = settings.spool_path
+    return settings if settings.spool_dir else replace(settings, spool_dir=spool.with_name(f"{spool.name}-probes"))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -144,6 +170,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     proxy.set_defaults(handler=_proxy)
 
+    probe = inner.add_parser("probe", help="ask golden inputs of an endpoint on a schedule and push the answers")
+    add_connection_options(probe)
+    add_probe_options(probe)
+    probe.add_argument(
+        "--once",
+        action="store_true",
+        help="ask every input once, push the answers and exit (exit codes as agent run --once)",
+    )
+    probe.set_defaults(handler=_probe)
+
 
 def wait_for_termination() -> None:
     """Block until SIGTERM or SIGINT."""
@@ -153,20 +189,19 @@ def wait_for_termination() -> None:
     stop.wait()
 
 
+def _delivered(report: DeliveryReport) -> int:
+    """The exit code of a one-off run: 0 all acknowledged, 3 some still spooled, 4 some dead-lettered."""
+    log.info("delivered %d snapshot(s), %d dead-lettered, %d still spooled", report.sent, report.dead, report.remaining)
+    if not report.delivered_all:
+        return EXIT_SPOOLED
+    return EXIT_DEAD_LETTERED if report.dead else EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.once:
         from envparity.agent.runner import run_once
 
-        report = run_once(settings_from_args(args))
-        log.info(
-            "delivered %d snapshot(s), %d dead-lettered, %d still spooled",
-            report.sent,
-            report.dead,
-            report.remaining,
-        )
-        if not report.delivered_all:
-            return EXIT_SPOOLED
-        return EXIT_DEAD_LETTERED if report.dead else EXIT_OK
+        return _delivered(run_once(settings_from_args(args), optional_probe_config(args)))
     agent = agent_from_args(args)
     tail = None
     if args.log_file:
@@ -178,6 +213,20 @@ def _run(args: argparse.Namespace) -> int:
     wait_for_termination()
     if tail is not None:
         tail.stop()
+    return EXIT_OK if agent.close() else EXIT_SPOOLED
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from envparity.agent.runner import run_probes_once
+
+    settings, config = probe_settings(args), probe_config(args)
+    if args.once:
+        return _delivered(run_probes_once(settings, config))
+    from envparity.agent.probes.standalone import ProbeAgent
+
+    agent = ProbeAgent(settings, config, args.metrics_port, args.metrics_host)
+    log.info("probing %s every %.3gs, agent %s", config.endpoint, config.every_s, agent.agent_id)
+    wait_for_termination()
     return EXIT_OK if agent.close() else EXIT_SPOOLED
 
 
