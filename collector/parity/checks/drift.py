@@ -10,6 +10,8 @@ corrected by the caller (``engine``) and passed in as ``q``.
 
 from __future__ import annotations
 
+from functools import partial
+
 from envparity.collector.parity.checks.builder import make_check
 from envparity.collector.parity.model import Check, Layer, Status, Thresholds
 from envparity.collector.parity.stats import CategoricalComparison, NumericComparison
@@ -44,40 +46,29 @@ def numeric_drift_checks(layer: Layer, subject: str, c: NumericComparison, q: fl
         "fail" if "fail" in (psi_status, w_status) else "warn" if "warn" in (psi_status, w_status) else "ok"
     )
     sig = f"KS p={c.ks_pvalue:.3g}, BH q={q:.3g}, n={c.n_baseline}/{c.n_target}"
+    row = partial(make_check, t, layer=layer, subject=subject)
     return [
-        make_check(
-            t,
-            layer=layer,
+        row(
             check="psi",
-            subject=subject,
             value=c.psi,
             status=psi_status,
             detail=f"PSI {_fmt(c.psi)} (warn {t.psi_warn}, fail {t.psi_fail}); {sig}",
         ),
-        make_check(
-            t,
-            layer=layer,
+        row(
             check="wasserstein",
-            subject=subject,
             value=c.wasserstein,
             status=w_status,
             detail=f"Wasserstein/std {_fmt(c.wasserstein)} (fail {t.wasserstein_fail}); mean shift "
             f"{_fmt(c.mean_shift)} std, std ratio {_fmt(c.std_ratio)}; {sig}",
         ),
-        make_check(
-            t,
-            layer=layer,
+        row(
             check="ks",
-            subject=subject,
             value=c.ks_statistic,
             status=ks_status,
             detail=f"KS statistic {_fmt(c.ks_statistic)}; {sig}{_EFFECT.get(ks_status, '')}",
         ),
-        make_check(
-            t,
-            layer=layer,
+        row(
             check="jensen_shannon",
-            subject=subject,
             value=c.js_distance,
             status="ok",
             detail=f"JS distance {_fmt(c.js_distance)}, KL(target||baseline) {_fmt(c.kl_divergence)}",
@@ -95,26 +86,11 @@ def categorical_drift_checks(
     if c.vanished_categories:
         changes.append(f"vanished: {', '.join(c.vanished_categories[:5])}")
     extra = f"; {'; '.join(changes)}" if changes else ""
+    chi2 = f"chi-square {_fmt(c.chi2_statistic)}, p={c.chi2_pvalue:.3g} (BH q={q:.3g}, n={c.n_baseline}/{c.n_target})"
+    row = partial(make_check, t, layer=layer, subject=subject, status=status)
     return [
-        make_check(
-            t,
-            layer=layer,
-            check="psi",
-            subject=subject,
-            value=c.psi,
-            status=status,
-            detail=f"PSI {_fmt(c.psi)} over categories (fail {t.psi_fail}){extra}",
-        ),
-        make_check(
-            t,
-            layer=layer,
-            check="chi2",
-            subject=subject,
-            value=c.chi2_statistic,
-            status=status,
-            detail=f"chi-square {_fmt(c.chi2_statistic)}, p={c.chi2_pvalue:.3g} "
-            f"(BH q={q:.3g}, n={c.n_baseline}/{c.n_target}){extra}",
-        ),
+        row(check="psi", value=c.psi, detail=f"PSI {_fmt(c.psi)} over categories (fail {t.psi_fail}){extra}"),
+        row(check="chi2", value=c.chi2_statistic, detail=f"{chi2}{extra}"),
     ]
 
 

@@ -12,6 +12,7 @@ judge the target's saturation, memory headroom and lost GPUs.
 
 from __future__ import annotations
 
+from functools import partial
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
@@ -33,48 +34,22 @@ def infrastructure_checks(base: EnvironmentData, target: EnvironmentData, t: Thr
 
 def request_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
     b, g = base.requests, target.requests
+    row = partial(make_check, t, layer="infrastructure", subject="service")
     if b is None or g is None or b.requests == 0 or g.requests == 0:
-        return [
-            make_check(
-                t,
-                layer="infrastructure",
-                check="requests",
-                subject="service",
-                status="insufficient_data",
-                value=0.0,
-                detail="no request aggregates in one of the environments",
-            )
-        ]
+        detail = "no request aggregates in one of the environments"
+        return [row(check="requests", status="insufficient_data", value=0.0, detail=detail)]
     checks = []
     rate_b = b.requests / base.window_s if base.window_s else None
     rate_t = g.requests / target.window_s if target.window_s else None
     if rate_b and rate_t:
-        checks.append(
-            make_check(
-                t,
-                layer="infrastructure",
-                check="request_rate",
-                subject="service",
-                value=rate_t,
-                status="ok",
-                detail=f"{rate_t:.3g} req/s in target vs {rate_b:.3g} in baseline",
-            )
-        )
+        detail = f"{rate_t:.3g} req/s in target vs {rate_b:.3g} in baseline"
+        checks.append(row(check="request_rate", value=rate_t, status="ok", detail=detail))
     eb, eg = sum(b.errors.values()), sum(g.errors.values())
     rb, rg = eb / b.requests, eg / g.requests
     p = two_proportion_pvalue(eb, b.requests, eg, g.requests)
     status: Status = "fail" if rg - rb > t.error_rate_max_increase and p < t.fail_fdr else "ok"
-    checks.append(
-        make_check(
-            t,
-            layer="infrastructure",
-            check="error_rate",
-            subject="service",
-            value=rg,
-            status=status,
-            detail=f"error rate {rg:.2%} in target vs {rb:.2%} in baseline (p={p:.3g})",
-        )
-    )
+    detail = f"error rate {rg:.2%} in target vs {rb:.2%} in baseline (p={p:.3g})"
+    checks.append(row(check="error_rate", value=rg, status=status, detail=detail))
     latencies = [latency_check(q, b, g, t) for q in (0.5, 0.95, 0.99)]
     return checks + [c for c in latencies if c is not None]
 
@@ -109,14 +84,12 @@ def gpu_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) ->
     if g is None:
         return []
     checks = []
+    row = partial(make_check, t, layer="infrastructure", subject="gpu")
     if g.mean_utilization is not None:
         base_text = f" vs {b.mean_utilization:.0f}% in baseline" if b and b.mean_utilization is not None else ""
         checks.append(
-            make_check(
-                t,
-                layer="infrastructure",
+            row(
                 check="gpu_utilization",
-                subject="gpu",
                 value=g.mean_utilization,
                 status="warn" if g.mean_utilization >= t.gpu_utilization_max else "ok",
                 detail=f"mean GPU utilization {g.mean_utilization:.0f}% in target{base_text}",
@@ -131,27 +104,10 @@ def gpu_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) ->
             if headroom < 2 * t.gpu_memory_headroom_min
             else "ok"
         )
-        checks.append(
-            make_check(
-                t,
-                layer="infrastructure",
-                check="gpu_memory_headroom",
-                subject="gpu",
-                value=headroom,
-                status=status,
-                detail=f"GPU memory headroom {headroom:.1%} at the peak of the window",
-            )
-        )
+        detail = f"GPU memory headroom {headroom:.1%} at the peak of the window"
+        checks.append(row(check="gpu_memory_headroom", value=headroom, status=status, detail=detail))
+    detail = f"{g.lost} of {g.gpus} GPUs stopped answering in the window"
     checks.append(
-        make_check(
-            t,
-            layer="infrastructure",
-            check="gpu_lost",
-            subject="gpu",
-            value=float(g.lost),
-            status="fail" if g.lost else "ok",
-            detail=f"{g.lost} of {g.gpus} GPUs stopped answering in the window",
-            reference=0,
-        )
+        row(check="gpu_lost", value=float(g.lost), status="fail" if g.lost else "ok", detail=detail, reference=0)
     )
     return checks
