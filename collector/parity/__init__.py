@@ -8,8 +8,9 @@ that importing a light module (``windows``) stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from envparity.collector._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from envparity.collector.parity.check_specs import CHECKS, CheckSpec, check_spec, default_threshold
@@ -46,7 +47,6 @@ _MODULES = {
     "model": ("LAYERS", "Check", "Layer", "ParityConfig", "Status", "Thresholds", "overall_status"),
     "windows": ("parse_duration", "split_environment"),
 }
-_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "CHECKS",
@@ -80,9 +80,4 @@ __all__ = [
     "split_environment",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module on first use."""
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _MODULES)

@@ -9,8 +9,9 @@ use, so that reading a file (``envparity compare``) does not import SQLAlchemy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from envparity.collector._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from envparity.collector.store.environment_reader import load_environments, load_shadow, shares_requests
@@ -24,7 +25,6 @@ _MODULES = {
     "ingest": ("IngestResult", "SequenceConflict", "StoreError", "UnknownFingerprint"),
     "store": ("Store", "database_url"),
 }
-_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "IngestResult",
@@ -39,9 +39,4 @@ __all__ = [
     "shares_requests",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module on first use."""
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _MODULES)
