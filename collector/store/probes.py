@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -22,7 +22,9 @@ from envparity.collector.store import schema
 from envparity.collector.store import sql as q
 from envparity.collector.store.bulk import bulk_insert
 from envparity.collector.store.sql import naive_utc
-from envparity.collector.store.store import Store
+
+if TYPE_CHECKING:  # the store writes through this module (ingest)
+    from envparity.collector.store.store import Store
 
 _IN_WINDOW = "service = :service AND environment = :environment AND ts >= :start AND ts < :end"
 _LATEST = f"""
@@ -53,7 +55,8 @@ def insert_probes(conn: sa.Connection, snaps: Sequence[Snapshot]) -> list[int]:
     """The probe rows of the snapshots, in the caller's transaction, in one statement; each snapshot's row count."""
     rows = [_rows(snap) for snap in snaps]
     flat = [row for snap_rows in rows for row in snap_rows]
-    bulk_insert(conn, schema.probe_outputs, {name: [row[i] for row in flat] for i, name in enumerate(_COLUMNS)})
+    if flat:
+        bulk_insert(conn, schema.probe_outputs, {name: [row[i] for row in flat] for i, name in enumerate(_COLUMNS)})
     return [len(snap_rows) for snap_rows in rows]
 
 

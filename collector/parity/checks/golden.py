@@ -67,10 +67,14 @@ def _output_check(name: str, golden: GoldenProbes, t: Thresholds) -> Check:
     diffs = sorted(((difference(b[i], tg[i]), i) for i in shared), key=lambda item: (-item[0], item[1]))
     worst = diffs[0][0]
     over = [(d, i) for d, i in diffs if d > tolerance]
-    shown = ", ".join(f"{i} ({b[i]!r} vs {tg[i]!r})" for _, i in (over or diffs)[:WORST_SHOWN])
+    shown = ", ".join(f"{i} ({_shown(b[i])} vs {_shown(tg[i])})" for _, i in (over or diffs)[:WORST_SHOWN])
     verdict = f"{len(over)} beyond the tolerance {tolerance:g}" if over else f"all within {tolerance:g}"
     detail = f"max difference {worst:.3g} over {len(shared)} inputs, {verdict}; worst: {shown}"
     return _row(judged, name, worst, "fail" if over else "ok", detail + _one_sided(b, tg) + _failures(golden))
+
+
+def _shown(value: Answer) -> str:
+    return f"{value:.10g}" if isinstance(value, float) else repr(value)
 
 
 def _values(answers: ProbeAnswers, name: str) -> dict[str, Answer]:
