@@ -1,4 +1,4 @@
-"""Reading settings from environment variables and checking URLs: one place, one error type, no heavy imports.
+"""Reading settings from environment variables, checking URLs and CA files: one place, one error type, no heavy imports.
 
 The command line reads its defaults from here while it builds its parser, so this
 module must stay cheap to import.
@@ -7,8 +7,12 @@ module must stay cheap to import.
 from __future__ import annotations
 
 import os
-from typing import overload
+from typing import TYPE_CHECKING, overload
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import ssl
+    from pathlib import Path
 
 
 class SettingsError(ValueError):
@@ -44,3 +48,18 @@ def http_url(what: str, value: str) -> str:
     if not valid:
         raise SettingsError(f"{what} {value!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8400")
     return value
+
+
+def tls_verify(what: str, ca_file: Path | None) -> ssl.SSLContext | bool:
+    """How a collector's TLS certificate is verified: against ``ca_file`` when given, else the system's CAs (True).
+
+    A missing file, or one that holds no certificate, is a SettingsError, one line naming ``what``.
+    """
+    if ca_file is None:
+        return True
+    import ssl  # here, not with the module, which stays cheap to import
+
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except OSError as exc:
+        raise SettingsError(f"{what} {ca_file}: {exc}") from None

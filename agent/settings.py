@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 
 from platformdirs import user_state_dir
 
-from envparity.agent.environ import SettingsError, env_number, env_str, http_url
+from envparity.agent.environ import SettingsError, env_number, env_str, http_url, tls_verify
 from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.push import DEFAULT_MAX_ATTEMPTS
 from envparity.agent.spool import DEFAULT_MAX_BYTES
@@ -83,12 +83,7 @@ class AgentSettings:
 
     def tls_verify(self) -> ssl.SSLContext | bool:
         """How the collector's TLS certificate is verified: against ``ca_file`` when given, else the system's CAs."""
-        if self.ca_file is None:
-            return True
-        try:
-            return ssl.create_default_context(cafile=self.ca_file)
-        except OSError as exc:  # a missing file, or one that holds no certificate
-            raise SettingsError(f"CA file {self.ca_file}: {exc}") from None
+        return tls_verify("CA file", self.ca_file)
 
     @property
     def spool_path(self) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import math
-import ssl
 import sys
 import uuid
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envparity.agent.environ import env_str, http_url
+from envparity.agent.environ import env_str, http_url, tls_verify
 from envparity.cli.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_OK
 from envparity.cli.progress import row_chunks
 
@@ -95,16 +94,6 @@ def _add_ca_file(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _tls_verify(args: argparse.Namespace) -> ssl.SSLContext | bool:
-    """The collector's certificate is checked against ``--ca-file`` when given, else the system's CAs."""
-    if args.ca_file is None:
-        return True
-    try:
-        return ssl.create_default_context(cafile=args.ca_file)
-    except OSError as exc:  # a missing file, or one that holds no certificate
-        raise ValueError(f"--ca-file {args.ca_file}: {exc}") from None
-
-
 def _thresholds_file(args: argparse.Namespace) -> Path | None:
     """``--thresholds``, else ``ENVPARITY_THRESHOLDS``: the same file as the collector's gives the same verdict."""
     if args.thresholds is not None:
@@ -129,7 +118,7 @@ def _get(args: argparse.Namespace, path: str, params: dict[str, str]) -> dict[st
     import httpx
 
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    verify = _tls_verify(args)
+    verify = tls_verify("--ca-file", args.ca_file)
     try:
         response = httpx.get(
             f"{args.collector.rstrip('/')}{path}", params=params, headers=headers, timeout=120, verify=verify
@@ -224,7 +213,7 @@ def _upload(args: argparse.Namespace) -> int:
     from envparity.collector.store.file_reader import read_file
 
     http_url("--collector", args.collector)
-    verify = _tls_verify(args)
+    verify = tls_verify("--ca-file", args.ca_file)
     data = read_file(args.file, prediction=args.prediction)
     columns = {
         name: _plain_numbers(col.numbers()) if col.kind == "numeric" else list(col.categories or [])
