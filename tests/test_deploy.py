@@ -3,6 +3,7 @@ up, the environment and paging settings coming from the overlay, and agents allo
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import Any
 
@@ -28,6 +29,18 @@ def sidecar_deployment(overlay: str) -> dict[str, Any]:
         d for d in find(overlay, "Deployment") if any(c["name"] == "envparity-proxy" for c in pod(d)["containers"])
     ]
     return deployment
+
+
+def collector_args(overlay: str) -> argparse.Namespace:
+    (collector,) = find(overlay, "StatefulSet", "envparity-collector")
+    return build_parser().parse_args(pod(collector)["containers"][0]["args"])
+
+
+def mounted_from(workload: dict[str, Any], container: dict[str, Any], path: str) -> dict[str, Any]:
+    """The volume that ``path`` in ``container`` lies on."""
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    (volume,) = [v for v in pod(workload)["volumes"] if v["name"] == mount["name"]]
+    return volume
 
 
 def config(overlay: str, name: str, namespace: str) -> dict[str, str]:
@@ -89,7 +102,8 @@ def test_sidecar_sits_between_the_service_and_the_model(overlay: str) -> None:
 def test_environment_and_paging_come_from_the_overlay(overlay: str) -> None:
     collector_service = find(overlay, "Service", "envparity-collector")[0]
     namespace = collector_service["metadata"]["namespace"]
-    url = f"http://envparity-collector.{namespace}.svc:{collector_service['spec']['ports'][0]['port']}"
+    scheme = "https" if collector_args(overlay).tls_cert else "http"
+    url = f"{scheme}://envparity-collector.{namespace}.svc:{collector_service['spec']['ports'][0]['port']}"
     agents = [(w, c) for w, c in envparity_containers(overlay) if c["args"][0] == "agent"]
     assert len(agents) == 2
     for workload, container in agents:
@@ -142,3 +156,26 @@ def test_every_object_is_namespaced_into_a_declared_namespace(overlay: str) -> N
     declared = {d["metadata"]["name"] for d in find(overlay, "Namespace")}
     used = {d["metadata"]["namespace"] for d in documents(overlay) if d["kind"] != "Namespace"}
     assert used == declared == {f"envparity-{overlay}", f"envparity-node-{overlay}"}
+
+
+def test_prod_speaks_tls_and_agents_verify_the_collector(overlay: str) -> None:
+    args = collector_args(overlay)
+    if overlay != "prod":  # the TLS component is an option, used by the prod overlay
+        assert args.tls_cert is None and args.tls_key is None
+        return
+    (collector,) = find(overlay, "StatefulSet", "envparity-collector")
+    container = pod(collector)["containers"][0]
+    for path in (str(args.tls_cert), str(args.tls_key)):
+        assert mounted_from(collector, container, path)["secret"]["secretName"] == "envparity-collector-tls"
+    assert {container[p]["httpGet"]["scheme"] for p in ("startupProbe", "livenessProbe", "readinessProbe")} == {"HTTPS"}
+    (monitor,) = find(overlay, "ServiceMonitor", "envparity-collector")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"]["ca"]["configMap"] == {"name": "envparity-collector-ca", "key": "ca.crt"}
+    agents = [(w, c) for w, c in envparity_containers(overlay) if c["args"][0] == "agent"]
+    assert len(agents) == 2
+    for workload, agent in agents:
+        env = {e["name"]: e.get("value") for e in agent.get("env", [])}
+        ca_file = build_parser().parse_args(agent["args"]).ca_file or env.get("ENVPARITY_CA_FILE")
+        assert ca_file, f"{workload['metadata']['name']}: no --ca-file or ENVPARITY_CA_FILE"
+        assert mounted_from(workload, agent, str(ca_file))["configMap"]["name"] == "envparity-collector-ca"
