@@ -101,6 +101,11 @@ def runbooks(alerts: Sequence[str]) -> list[DataLink]:
     return [DataLink(title=f"Runbook: {alert}", linkUrl=_RULES.runbook_url(alert), isNewTab=True) for alert in alerts]
 
 
+def _described(title: str, description: str, alerts: Sequence[str]) -> dict[str, Any]:
+    """What every panel carries: its title and description, the datasource, and the runbooks of its alerts."""
+    return {"title": title, "description": description, "dataSource": DATASOURCE, "links": runbooks(alerts)}
+
+
 def timeseries(
     title: str,
     description: str,
@@ -110,11 +115,8 @@ def timeseries(
     alerts: Sequence[str] = (),
 ) -> TimeSeries:
     return TimeSeries(
-        title=title,
-        description=description,
+        **_described(title, description, alerts),
         unit=unit,
-        dataSource=DATASOURCE,
-        links=runbooks(alerts),
         targets=_targets(queries),
         thresholds=steps or [{"color": "green", "value": None}],
         thresholdsStyleMode="line" if steps else "off",
@@ -127,11 +129,8 @@ def stat(
     title: str, description: str, unit: str, expr: str, steps: Steps | None = None, alerts: Sequence[str] = ()
 ) -> Stat:
     return Stat(
-        title=title,
-        description=description,
+        **_described(title, description, alerts),
         format=unit,
-        dataSource=DATASOURCE,
-        links=runbooks(alerts),
         targets=[_target(expr)],
         thresholds=steps or [{"color": "blue", "value": None}],
         reduceCalc="lastNotNull",
@@ -143,11 +142,8 @@ def table(
     title: str, description: str, unit: str, queries: Sequence[tuple[str, str]], alerts: Sequence[str] = ()
 ) -> Table:
     return Table(
-        title=title,
-        description=description,
+        **_described(title, description, alerts),
         unit=unit,
-        dataSource=DATASOURCE,
-        links=runbooks(alerts),
         targets=_targets(queries, instant=True),
         transformations=[
             {"id": "merge", "options": {}},
