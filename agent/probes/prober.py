@@ -99,9 +99,11 @@ class Prober:
         if response.status_code >= 400:
             return [_failed(item.id, f"http_{response.status_code // 100}xx")]
         try:
-            rows = extract(response.json(), item.body, self.config.outputs)
-        except ValueError:
+            answer = response.json()
+        except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
             return [_failed(item.id, "not_json")]
+        try:
+            rows = extract(answer, item.body, self.config.outputs)
         except MissingOutput:
             return [_failed(item.id, "missing_output")]
         results = [_answered(item.id, entity, outputs) for entity, outputs in rows]
