@@ -14,17 +14,10 @@ import httpx
 import pytest
 from helpers import push_environment, run_check
 
+from envparity.collector.exporter.parity import PARITY_GAUGES
+
 PAIR = {"service": "fraud", "baseline": "staging", "target": "production"}  # a default pair: production the target
 REVERSED = {"service": "fraud", "baseline": "production", "target": "staging"}  # a pair the cycle does not evaluate
-PARITY_SERIES = (
-    "envparity_parity_score",
-    "envparity_parity_layer_score",
-    "envparity_check_status",
-    "envparity_check_value",
-    "envparity_failing_checks",
-    "envparity_fingerprint_parity_ratio",
-    "envparity_probable_cause",
-)
 
 
 def _metric_lines(url: str) -> list[str]:
@@ -33,7 +26,7 @@ def _metric_lines(url: str) -> list[str]:
 
 def _parity_series(url: str) -> list[str]:
     """The samples of the parity gauges on /metrics, sorted."""
-    return sorted(line for line in _metric_lines(url) if line.partition("{")[0] in PARITY_SERIES)
+    return sorted(line for line in _metric_lines(url) if line.partition("{")[0] in PARITY_GAUGES)
 
 
 def _cycle_done(url: str) -> bool:

@@ -16,6 +16,16 @@ from envparity.collector.service import ParityService
 
 STATUS_VALUE = {"ok": 0, "warn": 1, "fail": 2, "insufficient_data": -1}
 TOP_CAUSES = 3  # the probable causes exported per pair, most likely first
+# every gauge of a pair's latest scheduled evaluation: what only the scheduled cycle changes
+PARITY_GAUGES = (
+    "envparity_parity_score",
+    "envparity_parity_layer_score",
+    "envparity_check_status",
+    "envparity_check_value",
+    "envparity_failing_checks",
+    "envparity_fingerprint_parity_ratio",
+    "envparity_probable_cause",
+)
 
 
 def _gauge(name: str) -> GaugeMetricFamily:
@@ -33,18 +43,7 @@ class ParityCollector(Collector):
         self.parity = parity
 
     def collect(self) -> Iterable[Metric]:
-        score, layer, status, value, failing, fingerprint, causes = (
-            _gauge(name)
-            for name in (
-                "envparity_parity_score",
-                "envparity_parity_layer_score",
-                "envparity_check_status",
-                "envparity_check_value",
-                "envparity_failing_checks",
-                "envparity_fingerprint_parity_ratio",
-                "envparity_probable_cause",
-            )
-        )
+        score, layer, status, value, failing, fingerprint, causes = (_gauge(name) for name in PARITY_GAUGES)
         for (service, baseline, target), ev in self.parity.exported():
             pair = [service, baseline, target]
             if ev.score is not None:
