@@ -102,3 +102,9 @@ def start_collector(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def collector(start_collector, store_url: str) -> CollectorProcess:
     return start_collector(store_url)
+
+
+@pytest.fixture
+def duck_collector(start_collector, tmp_path: Path) -> CollectorProcess:
+    """A collector on a DuckDB file of the test's own (``store.duckdb`` in ``tmp_path``)."""
+    return start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}")

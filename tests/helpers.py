@@ -1,4 +1,4 @@
-"""Helpers for tests: ports, the command line, snapshots built through the wire models."""
+"""Helpers for tests: ports, the command line, snapshots built through the wire models, agents driven by hand."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from typing import Any
 import httpx
 import numpy as np
 
+from envparity.agent import Agent
 from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import Fingerprint, Outcome, RequestAggregates, Sample, Snapshot
 from envparity.localservers import free_port, wait_for_http  # noqa: F401 (re-exported for tests)
 
 REPO = Path(__file__).resolve().parents[1]
+SOURCES = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))  # the fingerprint reads only the tests' variables
+OFFLINE = "http://127.0.0.1:9"  # a collector URL nothing listens on
 
 
 def envparity_cmd(*args: str) -> list[str]:
@@ -51,7 +54,7 @@ _FINGERPRINT: Fingerprint | None = None
 def base_fingerprint() -> Fingerprint:
     global _FINGERPRINT
     if _FINGERPRINT is None:
-        _FINGERPRINT = take_fingerprint(FingerprintSources(env_prefixes=("ENVPARITY_TEST_",)))
+        _FINGERPRINT = take_fingerprint(SOURCES)
     return _FINGERPRINT
 
 
@@ -76,6 +79,29 @@ def make_snapshot(
         acked_fingerprint=acked,
         **sections,
     )
+
+
+def make_agent(collector: str, spool: Path, **options: Any) -> Agent:
+    """An agent of fraud/staging that reads no GPU and, unless ``start=True``, runs no background job: the test
+    seals and delivers by hand. ``options`` (settings fields, ``Agent`` options) override any of these."""
+    defaults: dict[str, Any] = {
+        "service": "fraud",
+        "environment": "staging",
+        "sources": SOURCES,
+        "gpu_interval_s": None,
+        "start": False,
+    }
+    return Agent(collector=collector, spool_dir=spool, **{**defaults, **options})
+
+
+def counts_by_reason(agent: Agent, metric: str) -> dict[str, float]:
+    """The samples of one of the agent's counters, by their ``reason`` label (``metric`` without ``_total``)."""
+    return {
+        s.labels["reason"]: s.value
+        for family in agent.metrics.registry.collect()
+        if family.name == metric
+        for s in family.samples
+    }
 
 
 def post_snapshot(

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -20,24 +19,17 @@ from typing import ClassVar
 import duckdb
 import httpx
 import pytest
-from helpers import free_port
+from helpers import SOURCES, free_port
+from stand_in_servers import loopback_server
 
 from envparity.agent import Agent, AgentSettings
-from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.settings import SettingsFields
-
-SOURCES = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
 
 
 def settings(url: str, spool: Path, environment: str = "staging", **kw) -> AgentSettings:
     return AgentSettings(
         service="fraud", environment=environment, collector=url, spool_dir=spool, sources=SOURCES, **kw
     )
-
-
-@pytest.fixture
-def duck_collector(start_collector, tmp_path):
-    return start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}")
 
 
 def environments(url: str) -> dict[str, dict]:
@@ -256,19 +248,10 @@ class _OtlpReceiver(http.server.BaseHTTPRequestHandler):
 
 
 def test_push_spans_reach_an_otlp_endpoint(duck_collector, tmp_path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OtlpReceiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        agent = Agent(
-            settings(duck_collector.url, tmp_path / "spool"),
-            window_s=60,
-            otlp_endpoint=f"http://127.0.0.1:{server.server_address[1]}",
-        )
+    with loopback_server(_OtlpReceiver) as otlp:
+        agent = Agent(settings(duck_collector.url, tmp_path / "spool"), window_s=60, otlp_endpoint=otlp)
         agent.record(request_id="a")
         agent.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert ("/v1/traces", "application/x-protobuf") in [(p, c) for p, c, _ in _OtlpReceiver.received]
 
 

@@ -9,28 +9,17 @@ from typing import Any
 
 import httpx
 from capture_apps import model_app, serve
+from helpers import OFFLINE, counts_by_reason, make_agent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envparity.agent import Agent, EnvParityMiddleware
-from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.wire import MAX_FEATURES, Snapshot
-
-SOURCES = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
 
 
 def offline_agent(spool: Path, **options: Any) -> Agent:
     """An agent whose collector is never reached: windows are sealed by hand and read back from the spool."""
-    return Agent(
-        service="fraud",
-        environment="staging",
-        collector="http://127.0.0.1:9",
-        spool_dir=spool,
-        sources=SOURCES,
-        gpu_interval_s=None,
-        start=False,
-        **options,
-    )
+    return make_agent(OFFLINE, spool, **options)
 
 
 def spooled(agent: Agent, sequence: int) -> Snapshot:
@@ -41,12 +30,7 @@ def spooled(agent: Agent, sequence: int) -> Snapshot:
 
 def cleaned(agent: Agent) -> dict[str, float]:
     """envparity_agent_values_cleaned_total by reason."""
-    return {
-        s.labels["reason"]: s.value
-        for metric in agent.metrics.registry.collect()
-        if metric.name == "envparity_agent_values_cleaned"
-        for s in metric.samples
-    }
+    return counts_by_reason(agent, "envparity_agent_values_cleaned")
 
 
 def test_a_lone_surrogate_loses_no_window(tmp_path: Path) -> None:
@@ -150,22 +134,13 @@ def test_any_recorded_values_seal_into_a_snapshot_the_collector_accepts(tmp_path
     agent.close(timeout=0)
 
 
-def test_a_surrogate_through_the_middleware_loses_no_request(start_collector, tmp_path: Path) -> None:
-    collector = start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    agent = Agent(
-        service="fraud",
-        environment="staging",
-        collector=collector.url,
-        spool_dir=tmp_path / "spool",
-        sources=SOURCES,
-        window_s=3600,
-        gpu_interval_s=None,
-    )
+def test_a_surrogate_through_the_middleware_loses_no_request(duck_collector, tmp_path: Path) -> None:
+    agent = make_agent(duck_collector.url, tmp_path / "spool", window_s=3600, start=True)
     body = b'{"instances": [{"merchant": "\\ud800", "amount": 5}]}'  # a lone surrogate, as JSON escapes it
     with serve(EnvParityMiddleware(model_app(), agent)) as url:
         for i in range(50):
             headers = {"Content-Type": "application/json", "X-Request-ID": f"{i:03d}" + "x" * 297}
             assert httpx.post(f"{url}/v1/predict", content=body, headers=headers).status_code == 200
     assert agent.close()
-    [env] = httpx.get(f"{collector.url}/v1/environments").json()["environments"]
+    [env] = httpx.get(f"{duck_collector.url}/v1/environments").json()["environments"]
     assert env["requests"] == 50 and env["samples"] == 50

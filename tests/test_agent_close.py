@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import httpx
 import pytest
+from helpers import make_agent
+from stand_in_servers import loopback_server
 
-from envparity.agent import Agent, AgentSettings
-from envparity.agent.fingerprint import FingerprintSources
+from envparity.agent import Agent
 
 SLACK_S = 1.0  # a shared CI machine: thread wake-ups and the seal itself
 
 
-def make_agent(url: str, spool: Path, start: bool = True) -> Agent:
-    settings = AgentSettings(
-        service="fraud",
-        environment="staging",
-        collector=url,
-        spool_dir=spool,
-        push_timeout_s=60.0,
-        sources=FingerprintSources(env_prefixes=("ENVPARITY_TEST_",)),
-    )
-    return Agent(settings, window_s=60, gpu_interval_s=None, start=start)
+def patient_agent(url: str, spool: Path, start: bool = True) -> Agent:
+    """A pushing agent whose own HTTP timeout (60 s) never ends a push first: only close()'s deadline does."""
+    return make_agent(url, spool, push_timeout_s=60.0, window_s=60, start=start)
 
 
 class _Hanging(http.server.BaseHTTPRequestHandler):
@@ -68,17 +60,6 @@ class _Busy(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@contextlib.contextmanager
-def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def wait_until(condition: threading.Event) -> None:
     assert condition.wait(30), "the agent never pushed"
 
@@ -89,26 +70,25 @@ def timed_close(agent: Agent, timeout: float) -> tuple[bool, float]:
     return delivered, time.monotonic() - started
 
 
-def test_close_meets_its_deadline_when_the_collector_never_answers(start_collector, tmp_path: Path) -> None:
+def test_close_meets_its_deadline_when_the_collector_never_answers(duck_collector, tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     _Hanging.arrived, _Hanging.release = threading.Event(), threading.Event()
-    with serve(_Hanging) as hanging:
-        agent = make_agent(hanging, spool)
+    with loopback_server(_Hanging) as hanging:
+        agent = patient_agent(hanging, spool)
         agent.record(request_id="r-1", latency_s=0.01)
         delivered, took = timed_close(agent, timeout=1.0)
         assert delivered is False and took < 1.0 + SLACK_S
         assert _Hanging.arrived.is_set()  # it did try, with a request cut to the deadline
         _Hanging.release.set()
-    collector = start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    assert make_agent(collector.url, spool, start=False).close()  # the last window waited in the spool
-    staging = httpx.get(f"{collector.url}/v1/environments").json()["environments"][0]
+    assert patient_agent(duck_collector.url, spool, start=False).close()  # the last window waited in the spool
+    staging = httpx.get(f"{duck_collector.url}/v1/environments").json()["environments"][0]
     assert staging["requests"] == 1
 
 
 def test_close_meets_its_deadline_with_a_push_in_flight(tmp_path: Path) -> None:
     _Hanging.arrived, _Hanging.release = threading.Event(), threading.Event()
-    with serve(_Hanging) as hanging:
-        agent = make_agent(hanging, tmp_path / "spool", start=False)
+    with loopback_server(_Hanging) as hanging:
+        agent = patient_agent(hanging, tmp_path / "spool", start=False)
         agent.seal_window()
         agent.start()  # the first delivery takes the spooled window to a collector that never answers
         wait_until(_Hanging.arrived)
@@ -120,8 +100,8 @@ def test_close_meets_its_deadline_with_a_push_in_flight(tmp_path: Path) -> None:
 
 def test_close_cuts_a_long_backoff_short(tmp_path: Path) -> None:
     _Busy.posts = 0
-    with serve(_Busy) as busy:
-        agent = make_agent(busy, tmp_path / "spool", start=False)
+    with loopback_server(_Busy) as busy:
+        agent = patient_agent(busy, tmp_path / "spool", start=False)
         agent.seal_window()
         agent.start()  # the first delivery is told to come back in five minutes
         deadline = time.monotonic() + 30
@@ -134,7 +114,7 @@ def test_close_cuts_a_long_backoff_short(tmp_path: Path) -> None:
 
 
 def test_close_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    agent = make_agent("http://127.0.0.1:9", tmp_path / "spool", start=False)
+    agent = patient_agent("http://127.0.0.1:9", tmp_path / "spool", start=False)
     shutil.rmtree(tmp_path / "spool")  # the last window cannot be spooled
     with caplog.at_level(logging.ERROR, logger="envparity.agent"):
         assert agent.close(timeout=1.0) is False
@@ -143,8 +123,8 @@ def test_close_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
 
 def test_a_zero_timeout_spools_the_last_window_and_sends_nothing(tmp_path: Path) -> None:
     _Busy.posts = 0
-    with serve(_Busy) as busy:
-        agent = make_agent(busy, tmp_path / "spool", start=False)
+    with loopback_server(_Busy) as busy:
+        agent = patient_agent(busy, tmp_path / "spool", start=False)
         agent.record(request_id="r-1")
         assert agent.close(timeout=0) is False
     assert _Busy.posts == 0

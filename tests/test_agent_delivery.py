@@ -6,7 +6,6 @@ import http.server
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -14,6 +13,7 @@ from typing import ClassVar
 import httpx
 import pytest
 from helpers import free_port, run_cli
+from stand_in_servers import loopback_server
 
 from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.push import Pusher, classify
@@ -157,20 +157,17 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
 
 
 def test_backoff_honours_retry_after(tmp_path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
     _Flaky.statuses = [503, 429, 500, 200]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     slept: list[float] = []
-    pusher = Pusher(f"http://127.0.0.1:{server.server_address[1]}", attempts=5, backoff_base_s=0.1, sleep=slept.append)
-    try:
-        _fill_spool(tmp_path / "spool", 1)
-        spool = Spool(tmp_path / "spool")
-        report = pusher.deliver(spool)
-        spool.close()
-    finally:
-        pusher.close()
-        server.shutdown()
-        server.server_close()
+    with loopback_server(_Flaky) as url:
+        pusher = Pusher(url, attempts=5, backoff_base_s=0.1, sleep=slept.append)
+        try:
+            _fill_spool(tmp_path / "spool", 1)
+            spool = Spool(tmp_path / "spool")
+            report = pusher.deliver(spool)
+            spool.close()
+        finally:
+            pusher.close()
     assert report.sent == 1
     assert slept[:2] == [7.0, 7.0]
     assert 0 <= slept[2] <= 0.4

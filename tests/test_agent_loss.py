@@ -7,51 +7,17 @@ test releases it, so that each case runs the same way every time.
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import http.server
-import json
 import re
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
+from helpers import counts_by_reason, make_agent
+from stand_in_servers import Answer, snapshot_server
 
 from envparity.agent import Agent
-from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.push import DeliveryReport
 
-SOURCES = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
 OK = (200, b'{"status": "ok", "duplicate": false}')
-Answer = Callable[[int, bytes], tuple[int, bytes]]  # (sequence, gzip body) -> (status, JSON body)
-
-
-@contextlib.contextmanager
-def snapshot_server(answer: Answer) -> Iterator[str]:
-    """An HTTP server on loopback answering each POSTed snapshot with ``answer``; yields its URL."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            status, payload = answer(json.loads(gzip.decompress(body))["header"]["sequence"], body)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def poisoning(collector_url: str, poison: set[int]) -> Answer:
@@ -67,19 +33,6 @@ def poisoning(collector_url: str, poison: set[int]) -> Answer:
     return answer
 
 
-def make_agent(url: str, spool: Path, **options: Any) -> Agent:
-    return Agent(
-        service="fraud",
-        environment="staging",
-        collector=url,
-        spool_dir=spool,
-        sources=SOURCES,
-        gpu_interval_s=None,
-        start=False,
-        **options,
-    )
-
-
 def seal(agent: Agent, windows: int) -> list[int]:
     sequences = []
     for _ in range(windows):
@@ -90,17 +43,11 @@ def seal(agent: Agent, windows: int) -> list[int]:
 
 def dropped(agent: Agent) -> dict[str, float]:
     """envparity_agent_snapshots_dropped_total by reason."""
-    return {
-        s.labels["reason"]: s.value
-        for metric in agent.metrics.registry.collect()
-        if metric.name == "envparity_agent_snapshots_dropped"
-        for s in metric.samples
-    }
+    return counts_by_reason(agent, "envparity_agent_snapshots_dropped")
 
 
-def test_a_poison_pill_is_dead_lettered_and_the_windows_behind_it_delivered(start_collector, tmp_path) -> None:
-    collector = start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    spool = tmp_path / "spool"
+def test_a_poison_pill_is_dead_lettered_and_the_windows_behind_it_delivered(duck_collector, tmp_path) -> None:
+    collector, spool = duck_collector, tmp_path / "spool"
     with snapshot_server(poisoning(collector.url, poison={1})) as url:
         agent = make_agent(url, spool, push_attempts=2, max_attempts=3)
         seal(agent, 5)
@@ -120,10 +67,9 @@ def test_a_poison_pill_is_dead_lettered_and_the_windows_behind_it_delivered(star
     assert 'envparity_environment_snapshots_missing{environment="staging",service="fraud"} 1.0' in metrics
 
 
-def test_a_restarted_agent_does_not_retry_a_poison_pill_forever(start_collector, tmp_path) -> None:
-    collector = start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}")
+def test_a_restarted_agent_does_not_retry_a_poison_pill_forever(duck_collector, tmp_path) -> None:
     spool = tmp_path / "spool"
-    with snapshot_server(poisoning(collector.url, poison={0})) as url:
+    with snapshot_server(poisoning(duck_collector.url, poison={0})) as url:
         before = make_agent(url, spool, push_attempts=1, max_attempts=3)
         seal(before, 1)
         before.deliver()

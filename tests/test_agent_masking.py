@@ -17,12 +17,11 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+from helpers import SOURCES, make_agent
 
 from envparity.agent import Agent
-from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.settings import AgentSettings
 
-SOURCES = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
 EMAILS = [f"user{i}@example.com" for i in range(8)]
 CARD = "4111 1111 1111 1111"  # a Luhn-valid test card number
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0" * 2
@@ -31,16 +30,7 @@ SECRETS = (*EMAILS, CARD, TOKEN, "4111111111111111")
 
 def record_environment(url: str, spool: Path, environment: str, emails: list[str], seed: int) -> Agent:
     """An agent of ``environment`` that recorded 400 requests with personal features, its window sealed."""
-    agent = Agent(
-        service="fraud",
-        environment=environment,
-        collector=url,
-        spool_dir=spool,
-        sources=SOURCES,
-        gpu_interval_s=None,
-        start=False,
-        sample_size=400,
-    )
+    agent = make_agent(url, spool, environment=environment, sample_size=400)
     rng = random.Random(seed)
     for i in range(400):
         agent.record(

@@ -6,23 +6,18 @@ A certificate authority and a server certificate for 127.0.0.1 are made with
 
 from __future__ import annotations
 
-import http.server
-import json
 import logging
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from certificates import make_certificates
-from helpers import run_cli
+from helpers import make_agent, run_cli
+from stand_in_servers import snapshot_server
 
 from envparity.agent import Agent
-from envparity.agent.fingerprint import FingerprintSources
-
-SOURCES = FingerprintSources(env_prefixes=("NONE_",))
 
 
 @pytest.fixture(scope="module")
@@ -41,47 +36,20 @@ class SnapshotSink:
 @pytest.fixture
 def https_collector(certificates: Path) -> Iterator[SnapshotSink]:
     """An HTTPS server on 127.0.0.1 that acknowledges every snapshot POSTed to it."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Acknowledge)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificates / "server.pem", certificates / "server.key")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    sink = SnapshotSink(f"https://127.0.0.1:{server.server_address[1]}")
-    server.sink = sink  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield sink
-    finally:
-        server.shutdown()
-        server.server_close()
+    bodies: list[bytes] = []
 
+    def acknowledge(_: int, body: bytes) -> tuple[int, bytes]:
+        bodies.append(body)
+        return 200, b'{"stored": true}'
 
-class _Acknowledge(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.server.sink.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))  # type: ignore[attr-defined]
-        answer = json.dumps({"stored": True}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *_: object) -> None:
-        pass
+    with snapshot_server(acknowledge, context) as url:
+        yield SnapshotSink(url, bodies)
 
 
 def agent(url: str, spool: Path, ca_file: Path | None) -> Agent:
-    return Agent(
-        service="fraud",
-        environment="staging",
-        collector=url,
-        spool_dir=spool,
-        ca_file=ca_file,
-        push_attempts=1,
-        sources=SOURCES,
-        gpu_interval_s=None,
-        start=False,
-    )
+    return make_agent(url, spool, ca_file=ca_file, push_attempts=1)
 
 
 def test_delivers_to_a_collector_signed_by_the_ca_file(https_collector, certificates, tmp_path) -> None:
