@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 
@@ -26,6 +27,8 @@ from envparity.demo.processes import ProcessGroup, envparity_command, process_gr
 from envparity.demo.story import print_incident
 from envparity.demo.traffic import send_traffic
 from envparity.localservers import free_port, wait_for_http
+
+PAIR = {"service": "fraud", "baseline": "staging", "target": "production"}  # the pair the incident is told of
 
 
 def _print_environments(url: str) -> None:
@@ -58,7 +61,7 @@ def _print_fingerprint_diff(url: str) -> None:
     diff = httpx.get(
         f"{url}/v1/fingerprints/diff",
         timeout=10,
-        params={"service": "fraud", "baseline": "staging", "target": "production"},
+        params=PAIR,
     ).json()
     items = [DiffItem(**i) for i in diff["items"]]
     print(render_diff(items, "table", "fingerprint parity fraud: staging -> production"))
@@ -71,7 +74,7 @@ def _print_parity(url: str) -> None:
     answer = httpx.get(
         f"{url}/v1/parity",
         timeout=120,
-        params={"service": "fraud", "baseline": "staging", "target": "production", "fresh": "true", "window": "1h"},
+        params={**PAIR, "fresh": "true", "window": "1h"},
     ).json()
     evaluation = EvaluationRecord.model_validate(answer)
     print(render_evaluation(evaluation.model_copy(update={"probable_causes": None}), "table"))  # they come last
@@ -146,7 +149,8 @@ def run_demo(workdir: Path, seconds: float = 45.0, serve: bool = False) -> int:
         print()
         _print_parity(url)
         if serve:
-            print(f"\nServing until Ctrl-C: {url}/v1/environments  {url}/metrics")
+            print(f"\nServing until Ctrl-C or SIGTERM: {url}/v1/environments  {url}/metrics")
+            print(f"report: {url}/report?{urlencode(PAIR)}", flush=True)
             try:
                 while collector.poll() is None:
                     time.sleep(1)

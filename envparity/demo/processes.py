@@ -1,4 +1,8 @@
-"""Child processes of the demo: started on loopback, always stopped on the way out."""
+"""Child processes of the demo: started on loopback, always stopped on the way out.
+
+While a group runs, SIGTERM interrupts the demo as Ctrl-C does (``KeyboardInterrupt``),
+so that a service manager or ``kill`` stops the children too instead of orphaning them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 
 def envparity_command(*args: str) -> list[str]:
@@ -39,10 +44,17 @@ class ProcessGroup:
                 proc.wait()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def process_group(log_dir: Path) -> Iterator[ProcessGroup]:
+    """A group whose processes are stopped however the block ends: normally, by an error, Ctrl-C or SIGTERM."""
     group = ProcessGroup(log_dir)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield group
     finally:
         group.stop()
+        signal.signal(signal.SIGTERM, previous)
