@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from helpers import make_snapshot, post_snapshot
+from helpers import SOURCES, make_snapshot, post_snapshot
 
 from envparity.agent.wire import RequestAggregates, Sample
 
@@ -187,49 +187,41 @@ def test_fingerprint_endpoints_and_metrics(collector):
     assert httpx.get(f"{collector.url}/ready").status_code == 200
 
 
-def test_fingerprint_diff_endpoint(collector, monkeypatch):
-    from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
+def _push_a_config_change(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staging and production of fraud whose fingerprints differ by one variable, production's
+    ENVPARITY_TEST_CACHE_TTL=3600."""
+    from envparity.agent.fingerprint import take_fingerprint
 
-    sources = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
-    staging = make_snapshot(environment="staging", fingerprint=take_fingerprint(sources))  # the same moment's env
+    staging = make_snapshot(environment="staging", fingerprint=take_fingerprint(SOURCES))  # the same moment's env
     monkeypatch.setenv("ENVPARITY_TEST_CACHE_TTL", "3600")
-    prod_fp = take_fingerprint(sources)
-    production = make_snapshot(agent_id="agent-2", environment="production", fingerprint=prod_fp)
+    production = make_snapshot(agent_id="agent-2", environment="production", fingerprint=take_fingerprint(SOURCES))
     for snap in (staging, production):
-        assert post_snapshot(collector.url, snap).status_code == 200
-    diff = httpx.get(
-        f"{collector.url}/v1/fingerprints/diff",
-        params={"service": "fraud", "baseline": "staging", "target": "production"},
-    ).json()
+        assert post_snapshot(url, snap).status_code == 200
+
+
+def _fingerprint_diff(url: str, target: str) -> httpx.Response:
+    params = {"service": "fraud", "baseline": "staging", "target": target}
+    return httpx.get(f"{url}/v1/fingerprints/diff", params=params)
+
+
+def test_fingerprint_diff_endpoint(collector, monkeypatch):
+    _push_a_config_change(collector.url, monkeypatch)
+    diff = _fingerprint_diff(collector.url, "production").json()
     assert diff["status"] == "fail"
     assert [(i["key"], i["change"], i["target"]) for i in diff["items"]] == [
         ("env:ENVPARITY_TEST_CACHE_TTL", "added", "3600")
     ]
-    missing = httpx.get(
-        f"{collector.url}/v1/fingerprints/diff",
-        params={"service": "fraud", "baseline": "staging", "target": "qa"},
-    )
-    assert missing.status_code == 404
+    assert _fingerprint_diff(collector.url, "qa").status_code == 404
 
 
 def test_fingerprint_diff_endpoint_follows_the_policy_file(start_collector, tmp_path, monkeypatch):
     """An expected difference declared in the thresholds file is not a difference for the API either."""
-    from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
-
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         "services:\n  fraud:\n    rules:\n"
         "      - {dimension: config, key: 'env:ENVPARITY_TEST_CACHE_TTL', severity: ignore}\n"
     )
     collector = start_collector(f"duckdb:///{tmp_path / 'store.duckdb'}", "--thresholds", str(policy))
-    sources = FingerprintSources(env_prefixes=("ENVPARITY_TEST_",))
-    staging = make_snapshot(environment="staging", fingerprint=take_fingerprint(sources))
-    monkeypatch.setenv("ENVPARITY_TEST_CACHE_TTL", "3600")
-    production = make_snapshot(agent_id="agent-2", environment="production", fingerprint=take_fingerprint(sources))
-    for snap in (staging, production):
-        assert post_snapshot(collector.url, snap).status_code == 200
-    diff = httpx.get(
-        f"{collector.url}/v1/fingerprints/diff",
-        params={"service": "fraud", "baseline": "staging", "target": "production"},
-    ).json()
+    _push_a_config_change(collector.url, monkeypatch)
+    diff = _fingerprint_diff(collector.url, "production").json()
     assert (diff["status"], diff["items"]) == ("ok", [])
