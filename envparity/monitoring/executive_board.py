@@ -58,10 +58,12 @@ def _layers() -> Row:
         (
             timeseries(
                 "Layer scores",
-                "Sub-score 0-100 of every layer and fingerprint dimension of the pair.",
+                "Sub-score 0-100 of every layer and fingerprint dimension of the pair; the outcome layer's "
+                "falls when F1, precision or recall drop once labels arrive.",
                 "percent",
                 [(select("envparity_parity_layer_score", PAIR), "{{layer}}")],
                 SCORE_STEPS,
+                alerts=["EnvParityOutcomeDrop"],
             ),
             12,
         ),
