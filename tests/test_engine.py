@@ -8,6 +8,7 @@ import pytest
 from envparity.agent.wire import LATENCY_BUCKETS_S, RequestAggregates
 from envparity.collector.parity import engine
 from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn, Outcomes, ShadowPairs
+from envparity.collector.parity.distributions import MAX_BINS
 from envparity.collector.parity.engine import evaluate, layer_scores
 from envparity.collector.parity.measures import classification_metrics, histogram_quantile
 from envparity.collector.parity.model import Check, Thresholds
@@ -101,9 +102,10 @@ def test_null_rate_and_range():
     assert checks[("null_rate", "merchant")].value == pytest.approx(0.08)
     assert checks[("range", "f5")].status == "fail"
     assert checks[("range", "f6")].status == "ok" and ("range", "merchant") not in checks
-    # the report draws the failing subjects, from the samples sorted for the comparison
-    assert {"f0", "f5", "merchant"} <= set(result.distributions)
-    assert "f6" not in result.distributions
+    # the report draws every compared subject, the failing ones first, from the samples sorted for the comparison
+    drawn = list(result.distributions)
+    assert set(drawn[:3]) == {"f0", "f5", "merchant"} and {"f6", "prediction"} <= set(drawn)
+    assert all(len(d["baseline"]) <= MAX_BINS for d in result.distributions.values())
 
 
 def test_categorical_drift_lists_new_categories():

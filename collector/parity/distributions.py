@@ -1,7 +1,9 @@
-"""Binned distributions of baseline and target for the drifting subjects, drawn by the HTML report.
+"""Binned distributions of baseline and target for every compared subject, drawn by the HTML report.
 
-Numeric subjects share bin edges over both samples (NumPy's ``auto`` bin rule,
-at most 30 bins, between the 0.5th and 99.5th
+Every feature, prediction and confidence compared is drawn, the drifting ones
+first, at most ``MAX_SUBJECTS`` of them, so that a stored evaluation stays small
+(under 1 kB per subject). Numeric subjects share bin edges over both samples
+(NumPy's ``auto`` bin rule, at most 20 bins, between the 0.5th and 99.5th
 percentiles of the pooled finite values so that one outlier does not squash the
 picture; edges are read from at most ``EDGE_SAMPLE`` evenly spaced order
 statistics per side, the shares from every value); categorical ones show the
@@ -19,9 +21,9 @@ import numpy as np
 from envparity.collector.parity.dataset import EnvironmentData
 from envparity.collector.parity.samples import SortedSample, bin_counts, order_statistics, sorted_quantiles
 
-MAX_BINS = 30
+MAX_BINS = 20
 MAX_CATEGORIES = 12
-MAX_SUBJECTS = 12
+MAX_SUBJECTS = 40
 EDGE_SAMPLE = 50_000
 
 
@@ -84,7 +86,7 @@ def category_shares(base: list[str | None], target: list[str | None]) -> dict[st
 def distributions(
     subjects: list[str], numeric: dict[str, dict[str, Any]], base: EnvironmentData, target: EnvironmentData
 ) -> dict[str, dict[str, Any]]:
-    """Binned shares of up to ``MAX_SUBJECTS`` subjects: numeric ones drawn while compared, categories counted here."""
+    """Binned shares of the first ``MAX_SUBJECTS`` subjects: numeric ones drawn while compared, categories here."""
     out = {}
     for subject in subjects[:MAX_SUBJECTS]:
         drawn = numeric.get(subject)

@@ -30,7 +30,6 @@ from envparity.collector.parity.checks.data import (
     range_check,
     schema_checks,
 )
-from envparity.collector.parity.checks.drift import worth_drawing
 from envparity.collector.parity.checks.fingerprint import fingerprint_checks
 from envparity.collector.parity.checks.golden import GoldenProbes, golden_checks
 from envparity.collector.parity.checks.infrastructure import infrastructure_checks
@@ -65,7 +64,7 @@ class _Compared:
     layer: Layer
     subject: str
     comparison: NumericComparison | CategoricalComparison
-    drawn: dict[str, Any] | None = None  # binned shares for the report, when the comparison may warn or fail
+    drawn: dict[str, Any] | None = None  # binned shares for the report (numeric subjects)
 
     @property
     def pvalue(self) -> float:
@@ -78,14 +77,12 @@ def _compare_numbers(
 ) -> _Compared:
     """``owned``: the arrays were read for this comparison alone and may be sorted in place."""
     b, tt = prepare(vb, in_place=owned), prepare(vt, in_place=owned)
-    return _numeric_compared(layer, subject, compare_sorted(b, tt, t.psi_binning), b, tt, t)
+    return _numeric_compared(layer, subject, compare_sorted(b, tt, t.psi_binning), b, tt)
 
 
-def _numeric_compared(
-    layer: Layer, subject: str, c: NumericComparison, b: SortedSample, tt: SortedSample, t: Thresholds
-) -> _Compared:
-    """A numeric comparison, drawn for the report while its sorted samples are at hand if it may warn or fail."""
-    return _Compared(layer, subject, c, numeric_histogram(b, tt) if worth_drawing(c, t) else None)
+def _numeric_compared(layer: Layer, subject: str, c: NumericComparison, b: SortedSample, tt: SortedSample) -> _Compared:
+    """A numeric comparison, drawn for the report while its sorted samples are at hand."""
+    return _Compared(layer, subject, c, numeric_histogram(b, tt))
 
 
 def _compare_feature(name: str, fb: FeatureColumn, ft: FeatureColumn, t: Thresholds) -> _Compared:
@@ -115,7 +112,7 @@ def _batched(held: list[_Held], t: Thresholds) -> dict[int, _Compared]:
             items, base, target, compare_rows(base, target), strict=True
         ):
             if c is not None:
-                done[index] = _numeric_compared(layer, subject, c, SortedSample(b, nb), SortedSample(tt, nt), t)
+                done[index] = _numeric_compared(layer, subject, c, SortedSample(b, nb), SortedSample(tt, nt))
     return done
 
 
@@ -250,7 +247,7 @@ def evaluate(
     scores = layer_scores(checks)
     drifting = [c.subject for c in checks if c.layer in ("data", "prediction") and c.status in ("fail", "warn")]
     numeric = {item.subject: item.drawn for item in judged if item.drawn is not None}
-    drawn = distributions(list(dict.fromkeys(drifting)), numeric, base, target)
+    drawn = distributions(list(dict.fromkeys([*drifting, *(item.subject for item in judged)])), numeric, base, target)
     return Evaluation(
         service=service,
         baseline=base.name,

@@ -30,5 +30,5 @@ class Evaluation:
     duration_s: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     fingerprint_parity: dict[str, float] = field(default_factory=dict)  # dimension -> share of equal entries
-    distributions: dict[str, dict[str, Any]] = field(default_factory=dict)  # drifting subject -> binned shares
+    distributions: dict[str, dict[str, Any]] = field(default_factory=dict)  # subject (drifting first) -> binned shares
     probable_causes: CauseAnalysis | None = None  # ranked by the service, which holds the evidence

@@ -40,7 +40,7 @@ class EvaluationRecord(EvaluationSummary):
     duration_s: float = 0.0
     counts: dict[str, int] = {}
     fingerprint_parity: dict[str, float] = {}  # dimension -> share of equal entries
-    distributions: dict[str, dict[str, Any]] = {}  # drifting subject -> binned shares
+    distributions: dict[str, dict[str, Any]] = {}  # subject (drifting first) -> binned shares
 
     @classmethod
     def of(cls, evaluation: object) -> EvaluationRecord:

@@ -101,16 +101,3 @@ def drift_checks(
     if isinstance(c, NumericComparison):
         return numeric_drift_checks(layer, subject, c, q, t)
     return categorical_drift_checks(layer, subject, c, q, t)
-
-
-def worth_drawing(c: NumericComparison, t: Thresholds) -> bool:
-    """Whether a numeric comparison can end in a warning or failure.
-
-    A drift check warns only with an effect over its warn threshold and a corrected p-value
-    under ``warn_fdr``; the correction only raises p-values, so the raw one must be under it too.
-    """
-    return (
-        ((c.psi >= t.psi_warn or c.wasserstein >= t.wasserstein_warn) and c.ks_pvalue < t.warn_fdr)
-        or c.null_rate_target - c.null_rate_baseline > t.null_rate_max_increase
-        or c.range_violation > t.range_violation_max
-    )
