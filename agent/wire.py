@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,7 +34,7 @@ from pydantic import (
 )
 
 WIRE_MAJOR = 1
-WIRE_MINOR = 2
+WIRE_MINOR = 3
 WIRE_VERSION = f"{WIRE_MAJOR}.{WIRE_MINOR}"
 
 # Latency histogram upper bounds in seconds, shared by agent and collector so
@@ -319,6 +320,52 @@ class Sample(WireModel):
     error: Short | None = None
 
 
+class SampleColumns(WireModel):
+    """wire 1.3: the samples of a window as columns, one list per field; position i of each list is sample i.
+
+    The content of ``samples``, parsed a column at a time instead of an object per
+    sample. Every list has one value per sample (null where a sample has none); a
+    field left out is null for every sample, and so is a feature where its list holds null.
+    """
+
+    ts: list[AwareDatetime] = Field(min_length=1, max_length=MAX_SAMPLES)
+    request_id: list[Long | None] | None = None
+    features: dict[Long, list[FeatureValue]] = Field(default_factory=dict, max_length=MAX_FEATURES)
+    prediction: list[Finite | Long | None] | None = None
+    confidence: list[Finite | None] | None = None
+    latency_s: list[NonNegative | None] | None = None
+    model_version: list[Short | None] | None = None
+    error: list[Short | None] | None = None
+
+    @model_validator(mode="after")
+    def _aligned(self) -> SampleColumns:
+        n = len(self.ts)
+        lists = {name: getattr(self, name) for name in _SAMPLE_FIELDS} | {
+            f"features.{k}": v for k, v in self.features.items()
+        }
+        for name, values in lists.items():
+            if values is not None and len(values) != n:
+                raise ValueError(f"{name} has {len(values)} values for {n} samples (ts)")
+        self.ts = [value.astimezone(UTC) for value in self.ts]  # as the row form keeps them
+        for value in (min(self.ts), max(self.ts)):
+            _require_utc(value)
+        return self
+
+    @classmethod
+    def of(cls, samples: list[Sample]) -> SampleColumns:
+        """The column form of samples (``samples`` non-empty); a field no sample has is left out."""
+        names = list(dict.fromkeys(name for sample in samples for name in sample.features))
+        fields = {name: [getattr(s, name) for s in samples] for name in _SAMPLE_FIELDS}
+        return cls(
+            ts=[s.ts for s in samples],
+            features={name: [s.features.get(name) for s in samples] for name in names},
+            **{name: values for name, values in fields.items() if any(v is not None for v in values)},
+        )
+
+
+_SAMPLE_FIELDS = ("request_id", "prediction", "confidence", "latency_s", "model_version", "error")
+
+
 class Outcome(WireModel):
     request_id: Long
     outcome: Finite | Long | Int64 | bool
@@ -383,6 +430,9 @@ class Snapshot(WireModel):
     )
     requests: RequestAggregates | None = None
     samples: list[Sample] | None = Field(default=None, max_length=MAX_SAMPLES)
+    columns: SampleColumns | None = Field(
+        default=None, description="wire 1.3: the samples as columns, instead of samples"
+    )
     outcomes: list[Outcome] | None = Field(default=None, max_length=MAX_SAMPLES)
     gpu: GpuSection | None = None
     probes: ProbeSection | None = None
@@ -398,6 +448,12 @@ class Snapshot(WireModel):
     def _fingerprint_consistent(self) -> Snapshot:
         if self.fingerprint is not None and self.fingerprint_hash not in (None, self.fingerprint.hash):
             raise ValueError("fingerprint_hash differs from the hash of the fingerprint sent")
+        return self
+
+    @model_validator(mode="after")
+    def _one_sample_form(self) -> Snapshot:
+        if self.samples and self.columns is not None:
+            raise ValueError("send the samples as samples or as columns, not both")
         return self
 
     @model_validator(mode="after")

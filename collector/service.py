@@ -12,6 +12,7 @@ evaluation of the pair).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +37,7 @@ from envparity.collector.store.environment_reader import (
     shares_requests,
 )
 from envparity.collector.store.history import failing_since, fingerprint_histories
+from envparity.collector.store.leases import Leases
 from envparity.collector.store.probes import read_probes
 
 if TYPE_CHECKING:
@@ -243,10 +245,13 @@ class ParityService:
         except Exception:  # the evaluations stay in memory (and on /metrics); the next cycle stores its own
             log.exception("storing the evaluations of %s failed", service)
 
-    def evaluate_all(self) -> list[EvaluationRecord]:
+    def evaluate_all(self, leases: Leases | None = None) -> list[EvaluationRecord]:
         """Every configured (or default) pair of every service; one failing pair does not stop the rest.
 
         The scheduled cycle: the only writer of the stored history and of what the gauges export.
+        With ``leases`` (replicas sharing a database), a service is evaluated here only if this
+        replica claims it for the cycle; the pairs evaluated elsewhere are then exported as the
+        store holds them, so that every replica's gauges show the same evaluations.
 
         The next ``READERS`` services are read on threads while this one is compared, and each
         service's evaluations are stored on them too (one transaction per service): the store's
@@ -255,31 +260,64 @@ class ParityService:
         started = time.perf_counter()
         end = datetime.now(UTC)
         start = end - self.window
+        cycle = leases.cycle() if leases else 0
         services = [
             (s, [(p.baseline, p.target) for p in self.config.pairs(s, envs)])
             for s, envs in self.store.environment_names().items()
         ]
         services = [(s, pairs) for s, pairs in services if pairs]
-        results = []
+        if leases:  # replicas that start a cycle together each begin with other services
+            random.Random(leases.replica).shuffle(services)
+        results, elsewhere = [], []
         with ThreadPoolExecutor(max_workers=READERS) as reader:
-            reads = {i: reader.submit(self._read, *item, start, end) for i, item in enumerate(services[:READERS])}
+
+            def read(i: int) -> Future[_ServiceInputs | None]:
+                return reader.submit(self._claimed_read, leases, cycle, *services[i], start, end)
+
+            reads = {i: read(i) for i in range(min(READERS, len(services)))}
             for i, (service, pairs) in enumerate(services):
                 if i + READERS < len(services):
-                    reads[i + READERS] = reader.submit(self._read, *services[i + READERS], start, end)
+                    reads[i + READERS] = read(i + READERS)
                 try:
-                    read = reads.pop(i).result()  # popped: its data is let go once evaluated
+                    inputs = reads.pop(i).result()  # popped: its data is let go once evaluated
                 except Exception:  # one broken service must not stall every other evaluation
                     log.exception("reading %s failed", service)
+                    continue
+                if inputs is None:  # another replica's in this cycle
+                    elsewhere += [(service, *pair) for pair in pairs]
                     continue
                 evaluated = []
                 for baseline, target in pairs:
                     try:
-                        evaluated.append(self._evaluate(service, baseline, target, read))
+                        evaluated.append(self._evaluate(service, baseline, target, inputs))
                     except Exception:
                         log.exception("evaluation of %s %s -> %s failed", service, baseline, target)
                 self._export(evaluated)
-                reader.submit(self._save, service, evaluated)
+                reader.submit(self._save_claimed, service, evaluated, leases, cycle)
                 results.extend(evaluated)
+        self._export([e for pair in elsewhere for e in self.store.evaluations(*pair)])
         self.last_duration_s = time.perf_counter() - started
         self.last_success = time.time()
         return results
+
+    def _claimed_read(
+        self,
+        leases: Leases | None,
+        cycle: int,
+        service: str,
+        pairs: list[tuple[str, str]],
+        start: datetime,
+        end: datetime,
+    ) -> _ServiceInputs | None:
+        """What ``_read`` reads, if this replica claims the service for the cycle (always without leases)."""
+        if leases and not leases.claim(service, cycle):
+            return None
+        return self._read(service, pairs, start, end)
+
+    def _save_claimed(
+        self, service: str, evaluations: list[EvaluationRecord], leases: Leases | None, cycle: int
+    ) -> None:
+        """Store a claimed service's evaluations, then mark its claim finished."""
+        self._save(service, evaluations)
+        if leases:
+            leases.finish(service, cycle)

@@ -1,26 +1,38 @@
-"""Writing a snapshot into the store: its rows in the caller's transaction, exactly once per (agent, sequence).
+"""Writing snapshots into the store: a group of them in one transaction, each exactly once per (agent, sequence).
 
-A repeat of the same body is a duplicate and stores nothing; the same sequence
-with a different body is refused as a conflict; a snapshot naming a fingerprint
-by hash alone is refused until the collector has received that fingerprint in
-full. Samples go in as columns (``bulk``), and each feature of a snapshot as one
-row of arrays in ``feature_columns``.
+A snapshot is first prepared (``prepare``: its samples turned into Arrow tables,
+off the store's lock), then written with the others that arrived meanwhile
+(``write_group``): one transaction, one statement per table for the whole group,
+one commit. Within a group, as between groups, a repeat of the same body is a
+duplicate and stores nothing; the same sequence with a different body is refused
+as a conflict; a snapshot naming a fingerprint by hash alone is refused unless the
+store, or a snapshot of the same group, holds that fingerprint in full. Rows go
+in sorted by key, so that groups on concurrent PostgreSQL connections take their
+locks in one order. A group whose transaction fails is written again snapshot
+by snapshot, so that one bad snapshot fails alone.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from envparity.agent.wire import GpuMetrics, Header, Outcome, Sample, Snapshot
+from envparity.agent.wire import Outcome, Snapshot
 from envparity.collector.store import schema
-from envparity.collector.store.bulk import bulk_insert
+from envparity.collector.store.bulk import Columns, bulk_insert
+from envparity.collector.store.columns import features_table, sample_columns, samples_table
+from envparity.collector.store.probes import insert_probes
 from envparity.collector.store.sql import naive_utc
+
+log = logging.getLogger("envparity.collector.store")
+Key = tuple[str, int]
 
 
 class StoreError(Exception):
@@ -41,139 +53,233 @@ class IngestResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def ingest_snapshot(conn: sa.Connection, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
-    """Every row of a snapshot, in the caller's transaction; nothing for a duplicate."""
-    h = snap.header
-    existing = conn.execute(
-        sa.select(schema.snapshots.c.body_sha256).where(
-            schema.snapshots.c.agent_id == h.agent_id,
-            schema.snapshots.c.sequence == h.sequence,
-        )
-    ).scalar_one_or_none()
-    if existing is not None:
-        if existing != body_sha256:
-            raise SequenceConflict(
-                f"agent {h.agent_id} already sent sequence {h.sequence} with a different "
+@dataclass(frozen=True)
+class PreparedSnapshot:
+    """A snapshot ready to write: its sample rows already in the shape of their tables."""
+
+    snap: Snapshot
+    body_sha256: str
+    received_at: datetime
+    samples: pa.Table | None
+    features: pa.Table | None
+
+    @property
+    def key(self) -> Key:
+        return self.snap.header.agent_id, self.snap.header.sequence
+
+
+def prepare(snap: Snapshot, body_sha256: str, received_at: datetime) -> PreparedSnapshot:
+    """The snapshot with its samples as Arrow tables (the CPU work of a write, done before the store's lock)."""
+    cols = sample_columns(snap)
+    if cols is None:
+        return PreparedSnapshot(snap, body_sha256, received_at, None, None)
+    return PreparedSnapshot(
+        snap, body_sha256, received_at, samples_table(snap.header, cols), features_table(snap.header, cols)
+    )
+
+
+def write_group(engine: sa.Engine, items: list[PreparedSnapshot]) -> list[IngestResult | Exception]:
+    """Each snapshot's outcome: stored, duplicate or refused, in one transaction; each alone if that one fails."""
+    try:
+        with engine.begin() as conn:
+            return list(ingest_group(conn, items))
+    except Exception as exc:
+        if len(items) == 1:
+            return [exc]
+        log.warning("a group of %d snapshots failed (%s); writing each alone", len(items), exc)
+        return [write_group(engine, [item])[0] for item in items]
+
+
+def ingest_group(conn: sa.Connection, items: list[PreparedSnapshot]) -> list[IngestResult | StoreError]:
+    """Every row of the snapshots not yet stored, in the caller's transaction; each snapshot's outcome in order."""
+    outcomes: dict[int, IngestResult | StoreError] = {}
+    new = _new(conn, items, outcomes)
+    full = _refuse_unknown_fingerprints(conn, items, new, outcomes)
+    new = [n for n in new if n not in outcomes]
+    _insert_fingerprints(conn, [items[n] for n in full.values() if n in new])
+    inserted = _insert_snapshots(conn, [items[n] for n in new])
+    stored = [n for n in new if items[n].key in inserted]
+    for n in set(new) - set(stored):  # a concurrent writer stored it first (PostgreSQL)
+        outcomes[n] = IngestResult(duplicate=True)
+    counts = _insert_rows(conn, [items[n] for n in stored])
+    for n, rows in zip(stored, counts, strict=True):
+        fp_hash = items[n].snap.effective_fingerprint_hash
+        outcomes[n] = IngestResult(duplicate=False, rows={"fingerprints": int(full.get(fp_hash or "") == n), **rows})
+    return [outcomes[n] for n in range(len(items))]
+
+
+def _new(
+    conn: sa.Connection, items: list[PreparedSnapshot], outcomes: dict[int, IngestResult | StoreError]
+) -> list[int]:
+    """The positions of snapshots neither stored nor earlier in the group; the others' outcomes into ``outcomes``."""
+    s = schema.snapshots
+    keys = sorted({item.key for item in items})
+    wanted = sa.or_(*(sa.and_(s.c.agent_id == agent, s.c.sequence == seq) for agent, seq in keys))
+    found = conn.execute(sa.select(s.c.agent_id, s.c.sequence, s.c.body_sha256).where(wanted))
+    bodies: dict[Key, str] = {(agent, seq): sha for agent, seq, sha in found}
+    new = []
+    for n, item in enumerate(items):
+        stored = bodies.get(item.key)
+        if stored is None:
+            bodies[item.key] = item.body_sha256
+            new.append(n)
+        elif stored == item.body_sha256:
+            outcomes[n] = IngestResult(duplicate=True)
+        else:
+            outcomes[n] = SequenceConflict(
+                f"agent {item.key[0]} already sent sequence {item.key[1]} with a different "
                 "body; two agents may share one id"
             )
-        return IngestResult(duplicate=True)
-    rows = {"fingerprints": _store_fingerprint(conn, snap, received_at)}
-    inserted = conn.execute(
-        pg_insert(schema.snapshots)
-        .values(
-            agent_id=h.agent_id,
-            sequence=h.sequence,
-            service=h.service,
-            environment=h.environment,
-            window_start=naive_utc(h.window_start),
-            window_end=naive_utc(h.window_end),
-            received_at=naive_utc(received_at),
-            agent_version=h.agent_version,
-            hostname=h.host.hostname,
-            pod=h.host.pod,
-            fingerprint_hash=snap.effective_fingerprint_hash,
-            body_sha256=body_sha256,
-            snapshots_lost=json.dumps(h.snapshots_lost, sort_keys=True) if h.snapshots_lost else None,
-        )
-        .on_conflict_do_nothing()
-    ).rowcount
-    if inserted == 0:  # a concurrent duplicate won the race (PostgreSQL)
-        return IngestResult(duplicate=True)
-    rows["snapshots"] = 1
-    rows["request_windows"] = _store_requests(conn, snap)
-    if snap.samples:
-        rows.update(_store_samples(conn, h, snap.samples))
-    if snap.gpu and snap.gpu.devices:
-        rows["gpu_windows"] = _store_gpu(conn, h, snap.gpu.devices)
-    if snap.outcomes:
-        rows["outcomes"] = insert_outcomes(conn, h.service, h.environment, snap.outcomes, received_at)
-    return IngestResult(duplicate=False, rows=rows)
+    return new
 
 
-def _store_fingerprint(conn: sa.Connection, snap: Snapshot, now: datetime) -> int:
-    fp_hash = snap.effective_fingerprint_hash
-    if fp_hash is None:
-        return 0
-    known = conn.execute(sa.select(sa.func.count()).where(schema.fingerprints.c.hash == fp_hash)).scalar_one()
-    if known:
-        return 0
-    if snap.fingerprint is None:
-        raise UnknownFingerprint(f"fingerprint {fp_hash} is not known to this collector; send it in full")
-    body = snap.fingerprint.model_dump_json(exclude={"hash"})
-    conn.execute(
-        pg_insert(schema.fingerprints)
-        .values(hash=fp_hash, body=body, first_seen=naive_utc(now))
-        .on_conflict_do_nothing()
+def _refuse_unknown_fingerprints(
+    conn: sa.Connection,
+    items: list[PreparedSnapshot],
+    new: list[int],
+    outcomes: dict[int, IngestResult | StoreError],
+) -> dict[str, int]:
+    """Refuse the snapshots naming a fingerprint known neither to the store nor in full to the group.
+
+    Returns each fingerprint the group brings in full, new to the store, with the first snapshot bringing it.
+    """
+    hashes = {h for n in new if (h := items[n].snap.effective_fingerprint_hash) is not None}
+    f = schema.fingerprints
+    known = set(conn.execute(sa.select(f.c.hash).where(f.c.hash.in_(sorted(hashes)))).scalars()) if hashes else set()
+    full: dict[str, int] = {}
+    for n in new:
+        fingerprint = items[n].snap.fingerprint
+        if fingerprint is not None and fingerprint.hash not in known:
+            full.setdefault(fingerprint.hash, n)
+    for n in new:
+        fp_hash = items[n].snap.effective_fingerprint_hash
+        if fp_hash is not None and fp_hash not in known and fp_hash not in full:
+            outcomes[n] = UnknownFingerprint(f"fingerprint {fp_hash} is not known to this collector; send it in full")
+    return full
+
+
+def _insert_fingerprints(conn: sa.Connection, carriers: list[PreparedSnapshot]) -> None:
+    full = sorted(
+        ((item.snap.fingerprint, item.received_at) for item in carriers if item.snap.fingerprint is not None),
+        key=lambda carried: carried[0].hash,
     )
-    return 1
+    rows = [
+        {"hash": fp.hash, "body": fp.model_dump_json(exclude={"hash"}), "first_seen": naive_utc(received_at)}
+        for fp, received_at in full
+    ]
+    if rows:
+        conn.execute(pg_insert(schema.fingerprints).values(rows).on_conflict_do_nothing())
 
 
-def _store_requests(conn: sa.Connection, snap: Snapshot) -> int:
-    req, h = snap.requests, snap.header
-    if req is None:
-        return 0
-    conn.execute(
-        schema.request_windows.insert().values(
-            agent_id=h.agent_id,
-            sequence=h.sequence,
-            service=h.service,
-            environment=h.environment,
-            window_start=naive_utc(h.window_start),
-            window_end=naive_utc(h.window_end),
-            requests=req.requests,
-            errors=sum(req.errors.values()),
-            errors_by_class=json.dumps(req.errors),
-            latency_bounds=json.dumps(req.latency_bucket_bounds_s),
-            latency_counts=json.dumps(req.latency_bucket_counts),
-            latency_sum_s=req.latency_sum_s,
-        )
-    )
-    return 1
-
-
-def _store_samples(conn: sa.Connection, h: Header, samples: list[Sample]) -> dict[str, int]:
-    n = len(samples)
-    ts = [naive_utc(s.ts) for s in samples]
-    preds = [s.prediction for s in samples]
-    sample_cols = {
-        **_constant_key(h, n),
-        "idx": list(range(n)),
-        "ts": ts,
-        "request_id": [s.request_id for s in samples],
-        "prediction_num": [float(p) if isinstance(p, int | float) else None for p in preds],
-        "prediction_str": [p if isinstance(p, str) else None for p in preds],
-        "confidence": [s.confidence for s in samples],
-        "latency_s": [s.latency_s for s in samples],
-        "model_version": [s.model_version for s in samples],
-        "error": [s.error for s in samples],
-    }
+def _snapshot_row(item: PreparedSnapshot) -> dict[str, Any]:
+    h = item.snap.header
     return {
-        "samples": bulk_insert(conn, schema.samples, sample_cols),
-        "feature_columns": bulk_insert(conn, schema.feature_columns, _feature_columns(h, samples, ts)),
+        "agent_id": h.agent_id,
+        "sequence": h.sequence,
+        "service": h.service,
+        "environment": h.environment,
+        "window_start": naive_utc(h.window_start),
+        "window_end": naive_utc(h.window_end),
+        "received_at": naive_utc(item.received_at),
+        "agent_version": h.agent_version,
+        "hostname": h.host.hostname,
+        "pod": h.host.pod,
+        "fingerprint_hash": item.snap.effective_fingerprint_hash,
+        "body_sha256": item.body_sha256,
+        "snapshots_lost": json.dumps(h.snapshots_lost, sort_keys=True) if h.snapshots_lost else None,
     }
 
 
-def _store_gpu(conn: sa.Connection, h: Header, devices: list[GpuMetrics]) -> int:
-    conn.execute(
-        schema.gpu_windows.insert(),
-        [
-            {
-                "agent_id": h.agent_id,
-                "sequence": h.sequence,
-                "service": h.service,
-                "environment": h.environment,
-                "window_end": naive_utc(h.window_end),
-                "hostname": h.host.hostname,
-                "uuid": d.uuid,
-                "gpu_index": d.index,
-                "name": d.name,
-                "lost": d.lost,
-                "gpu_values": json.dumps(d.values),
-            }
-            for d in devices
-        ],
-    )
-    return len(devices)
+def _insert_snapshots(conn: sa.Connection, items: list[PreparedSnapshot]) -> set[Key]:
+    """Insert the snapshots' keys; the keys this transaction inserted (a concurrent writer may have won others)."""
+    if not items:
+        return set()
+    s = schema.snapshots
+    rows = sorted((_snapshot_row(item) for item in items), key=lambda row: (row["agent_id"], row["sequence"]))
+    query = pg_insert(s).values(rows).on_conflict_do_nothing().returning(s.c.agent_id, s.c.sequence)
+    return {(agent, seq) for agent, seq in conn.execute(query)}
+
+
+def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
+    present = [t for t in tables if t is not None]
+    return pa.concat_tables(present) if present else None
+
+
+def _insert_rows(conn: sa.Connection, items: list[PreparedSnapshot]) -> list[dict[str, int]]:
+    """The rows below the snapshots' keys, one statement per table; each snapshot's row counts."""
+    counts: list[dict[str, int]] = [{"snapshots": 1} for _ in items]
+    windows = [_request_window(item) for item in items]
+    _insert(conn, schema.request_windows, [w for w in windows if w is not None])
+    gpus = [_gpu_rows(item) for item in items]
+    _insert(conn, schema.gpu_windows, [row for rows in gpus for row in rows])
+    for table, tables in (
+        (schema.samples, [item.samples for item in items]),
+        (schema.feature_columns, [item.features for item in items]),
+    ):
+        data = _concat(tables)
+        if data is not None:
+            bulk_insert(conn, table, data)
+    for count, item, window, gpu in zip(counts, items, windows, gpus, strict=True):
+        count["request_windows"] = int(window is not None)
+        if item.samples is not None:
+            count["samples"] = item.samples.num_rows
+            count["feature_columns"] = item.features.num_rows if item.features is not None else 0
+        if gpu:
+            count["gpu_windows"] = len(gpu)
+        snap = item.snap
+        if snap.outcomes:
+            h = snap.header
+            count["outcomes"] = insert_outcomes(conn, h.service, h.environment, snap.outcomes, item.received_at)
+    for count, probe_rows in zip(counts, insert_probes(conn, [item.snap for item in items]), strict=True):
+        if probe_rows:
+            count["probe_outputs"] = probe_rows
+    return counts
+
+
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Rows of one table in one statement (as columns: DuckDB inserts row by row slowly)."""
+    if rows:
+        bulk_insert(conn, table, {name: [row[name] for row in rows] for name in rows[0]})
+
+
+def _request_window(item: PreparedSnapshot) -> dict[str, Any] | None:
+    req, h = item.snap.requests, item.snap.header
+    if req is None:
+        return None
+    return {
+        "agent_id": h.agent_id,
+        "sequence": h.sequence,
+        "service": h.service,
+        "environment": h.environment,
+        "window_start": naive_utc(h.window_start),
+        "window_end": naive_utc(h.window_end),
+        "requests": req.requests,
+        "errors": sum(req.errors.values()),
+        "errors_by_class": json.dumps(req.errors),
+        "latency_bounds": json.dumps(req.latency_bucket_bounds_s),
+        "latency_counts": json.dumps(req.latency_bucket_counts),
+        "latency_sum_s": req.latency_sum_s,
+    }
+
+
+def _gpu_rows(item: PreparedSnapshot) -> list[dict[str, Any]]:
+    h, gpu = item.snap.header, item.snap.gpu
+    return [
+        {
+            "agent_id": h.agent_id,
+            "sequence": h.sequence,
+            "service": h.service,
+            "environment": h.environment,
+            "window_end": naive_utc(h.window_end),
+            "hostname": h.host.hostname,
+            "uuid": d.uuid,
+            "gpu_index": d.index,
+            "name": d.name,
+            "lost": d.lost,
+            "gpu_values": json.dumps(d.values),
+        }
+        for d in (gpu.devices if gpu else [])
+    ]
 
 
 def insert_outcomes(
@@ -181,54 +287,12 @@ def insert_outcomes(
 ) -> int:
     """Outcomes of requests, in the caller's transaction (an outcome without a time takes ``received_at``)."""
     n = len(items)
-    return bulk_insert(
-        conn,
-        schema.outcomes,
-        {
-            "service": [service] * n,
-            "environment": [environment] * n,
-            "request_id": [o.request_id for o in items],
-            "outcome_num": [float(o.outcome) if isinstance(o.outcome, int | float) else None for o in items],
-            "outcome_str": [o.outcome if isinstance(o.outcome, str) else None for o in items],
-            "ts": [naive_utc(o.ts or received_at) for o in items],
-        },
-    )
-
-
-def _constant_key(header: Header, n: int) -> dict[str, list[Any]]:
-    return {
-        "agent_id": [header.agent_id] * n,
-        "sequence": [header.sequence] * n,
-        "service": [header.service] * n,
-        "environment": [header.environment] * n,
+    columns: Columns = {
+        "service": [service] * n,
+        "environment": [environment] * n,
+        "request_id": [o.request_id for o in items],
+        "outcome_num": [float(o.outcome) if isinstance(o.outcome, int | float) else None for o in items],
+        "outcome_str": [o.outcome if isinstance(o.outcome, str) else None for o in items],
+        "ts": [naive_utc(o.ts or received_at) for o in items],
     }
-
-
-def _feature_columns(header: Header, samples: list[Sample], ts: list[datetime]) -> dict[str, list[Any]]:
-    """One row per feature of the snapshot: its value for every sample, as a number array and a text array."""
-    names = list(dict.fromkeys(name for sample in samples for name in sample.features))
-    rows: dict[str, list[Any]] = {"feature": names, "num": [], "str": [], "numbers": [], "texts": [], "booleans": []}
-    for name in names:
-        values = [sample.features.get(name) for sample in samples]
-        texts = [_text(v) for v in values]
-        rows["num"].append([float(v) if isinstance(v, int | float) else None for v in values])
-        rows["booleans"].append(sum(isinstance(v, bool) for v in values))
-        rows["texts"].append(sum(isinstance(v, str) for v in values))
-        rows["numbers"].append(sum(isinstance(v, int | float) for v in values) - rows["booleans"][-1])
-        rows["str"].append(texts if any(t is not None for t in texts) else None)
-    n = len(names)
-    first, last = min(ts), max(ts)
-    return {
-        **_constant_key(header, n),
-        **rows,
-        "ts_min": [first] * n,
-        "ts_max": [last] * n,
-        "length": [len(samples)] * n,
-    }
-
-
-def _text(value: object) -> str | None:
-    """A feature value as the text array keeps it: strings, and booleans as true/false."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else None
+    return bulk_insert(conn, schema.outcomes, columns)

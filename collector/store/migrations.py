@@ -2,16 +2,20 @@
 
 The schema version is kept in ``envparity_meta``. A new database gets every
 table at the current version; an older one gets each migration step in turn;
-a database written by a newer envparity is refused rather than touched.
+a database written by a newer envparity is refused rather than touched. On
+PostgreSQL all of it runs under an advisory lock, so that replicas started
+together change the schema one after the other (the later ones find it done).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from envparity.collector.store import schema
+from envparity.collector.store.partitions import create_ahead, partition_tables
 
 # Version 1 kept one ``sample_features`` row per (sample, feature). A snapshot whose samples were
 # partly pruned by retention cannot be laid out by position any more; its features are dropped
@@ -76,12 +80,27 @@ def _probe_outputs(conn: sa.Connection) -> None:
     schema.probe_outputs.create(conn, checkfirst=True)
 
 
+def _claims_and_partitions(conn: sa.Connection) -> None:
+    """Version 4 to 5: which replica evaluates a service in a cycle; on PostgreSQL, observations partitioned by day."""
+    schema.evaluation_claims.create(conn, checkfirst=True)
+    partition_tables(conn)
+
+
 # MIGRATIONS[n] upgrades a database from version n to n + 1.
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     1: _feature_rows_to_columns,
     2: _snapshots_lost,
     3: _probe_outputs,
+    4: _claims_and_partitions,
 }
+SCHEMA_LOCK = 0x656E7670  # "envp": the advisory lock that serialises schema changes across replicas (PostgreSQL)
+
+
+def lock_schema(conn: sa.Connection) -> None:
+    """Hold the schema lock until the transaction ends: replicas change the schema one at a time (PostgreSQL;
+    DuckDB has one process)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
 
 
 class SchemaTooNew(RuntimeError):
@@ -98,21 +117,29 @@ def current_version(conn: sa.Connection) -> int | None:
 
 
 def migrate(engine: sa.Engine) -> int:
-    """Bring the database to ``SCHEMA_VERSION``; returns the version found before."""
+    """Bring the database to ``SCHEMA_VERSION``, and its days of partitions ahead; returns the version found before.
+
+    Under the schema lock: replicas started together on a fresh database create it once.
+    """
     with engine.begin() as conn:
+        lock_schema(conn)
         found = current_version(conn)
         if found is None:
             schema.metadata.create_all(conn)
+            partition_tables(conn)
             conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
-            return 0
-        if found > schema.SCHEMA_VERSION:
+        elif found > schema.SCHEMA_VERSION:
             raise SchemaTooNew(
                 f"database schema version {found} is newer than this envparity understands "
                 f"({schema.SCHEMA_VERSION}); upgrade envparity"
             )
-        for version in range(found, schema.SCHEMA_VERSION):
-            MIGRATIONS[version](conn)
-        conn.execute(
-            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value=str(schema.SCHEMA_VERSION))
-        )
-        return found
+        else:
+            for version in range(found, schema.SCHEMA_VERSION):
+                MIGRATIONS[version](conn)
+            conn.execute(
+                schema.meta.update()
+                .where(schema.meta.c.key == "schema_version")
+                .values(value=str(schema.SCHEMA_VERSION))
+            )
+        create_ahead(conn, datetime.now(UTC))
+        return found or 0

@@ -12,6 +12,8 @@ over: one row per sample (prediction, confidence, latency, ...) and one row per
 sample of the snapshot as arrays (position ``i`` is sample ``idx = i``). The parity engine
 reads one feature of one environment as a handful of arrays rather than a row per value,
 and knows each feature's kind from the per-row counts without reading any value.
+On PostgreSQL the tables that grow with the fleet are partitioned by day on their
+time column, so that retention drops days (``partitions``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -182,6 +184,17 @@ evaluations = sa.Table(
     sa.Index("ix_evaluations_pair", "service", "baseline", "target", "evaluated_at"),
 )
 
+# Which replica evaluates a service in a scheduled cycle (``leases``): the first to insert (service, cycle) does
+evaluation_claims = sa.Table(
+    "evaluation_claims",
+    metadata,
+    sa.Column("service", sa.String(128), primary_key=True),
+    sa.Column("cycle", sa.BigInteger, primary_key=True, autoincrement=False),  # Unix time // the cycle's length
+    sa.Column("replica", sa.String(256), nullable=False),
+    sa.Column("claimed_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),  # when its evaluations were stored; NULL while under way, or lost
+)
+
 # Tables that hold observations, pruned by retention on their time column (a feature row when
 # its last sample is older than the cutoff).
 RETAINED: tuple[tuple[sa.Table, sa.Column[Any]], ...] = (
@@ -193,4 +206,5 @@ RETAINED: tuple[tuple[sa.Table, sa.Column[Any]], ...] = (
     (gpu_windows, gpu_windows.c.window_end),
     (probe_outputs, probe_outputs.c.ts),
     (evaluations, evaluations.c.evaluated_at),
+    (evaluation_claims, evaluation_claims.c.claimed_at),
 )

@@ -23,9 +23,10 @@ from sqlalchemy.dialects import registry
 from envparity.agent.wire import Fingerprint, Outcome, Snapshot
 from envparity.collector.parity.record import EvaluationRecord
 from envparity.collector.store import schema
-from envparity.collector.store.ingest import IngestResult, ingest_snapshot, insert_outcomes
+from envparity.collector.store.ingest import IngestResult, PreparedSnapshot, insert_outcomes, prepare, write_group
 from envparity.collector.store.losses import AgentLosses, agent_losses, environment_losses
-from envparity.collector.store.migrations import migrate
+from envparity.collector.store.migrations import lock_schema, migrate
+from envparity.collector.store.partitions import create_ahead, drop_before
 from envparity.collector.store.resources import duckdb_config
 from envparity.collector.store.sql import as_utc, naive_utc
 
@@ -71,8 +72,15 @@ class Store:
 
     def ingest(self, snap: Snapshot, body_sha256: str, received_at: datetime) -> IngestResult:
         """Store a snapshot in one transaction, exactly once per (agent, sequence)."""
-        with self._writing(), self.engine.begin() as conn:
-            return ingest_snapshot(conn, snap, body_sha256, received_at)
+        result = self.ingest_group([prepare(snap, body_sha256, received_at)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def ingest_group(self, items: list[PreparedSnapshot]) -> list[IngestResult | Exception]:
+        """Store prepared snapshots in one transaction (group commit); each one's outcome (``ingest.write_group``)."""
+        with self._writing():
+            return write_group(self.engine, items)
 
     def add_outcomes(self, service: str, environment: str, items: list[Outcome]) -> int:
         """Outcomes posted directly (``POST /v1/outcomes``), joined to predictions by request id."""
@@ -128,11 +136,14 @@ class Store:
             names.setdefault(service, []).append(environment)
         return {k: sorted(v) for k, v in sorted(names.items())}
 
-    def latest_gpu_windows(self) -> list[dict[str, Any]]:
-        """The newest window of every GPU (by service, environment and UUID)."""
+    def latest_gpu_windows(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The newest window of every GPU (by service, environment and UUID); with ``since``, of every GPU
+        whose newest window ended then or later."""
         g = schema.gpu_windows
+        recent = [g.c.window_end >= naive_utc(since)] if since is not None else []
         newest = (
             sa.select(g.c.service, g.c.environment, g.c.uuid, sa.func.max(g.c.window_end).label("w"))
+            .where(*recent)
             .group_by(g.c.service, g.c.environment, g.c.uuid)
             .subquery()
         )
@@ -266,12 +277,20 @@ class Store:
             }
 
     def prune(self, before: datetime) -> dict[str, int]:
-        """Delete observations older than ``before``, and fingerprints no snapshot refers to."""
+        """Delete observations older than ``before``, and fingerprints no snapshot refers to.
+
+        On PostgreSQL whole days of the partitioned tables are dropped first, in a transaction of its own
+        (``partitions``), after creating the days ahead; what is not partitioned is deleted row by row.
+        """
         cutoff = naive_utc(before)
-        deleted = {}
+        with self.engine.begin() as conn:
+            lock_schema(conn)
+            create_ahead(conn, datetime.now(UTC))
+            deleted = drop_before(conn, cutoff)
         with self.engine.begin() as conn:
             for table, column in schema.RETAINED:
-                deleted[table.name] = conn.execute(table.delete().where(column < cutoff)).rowcount
+                if table.name not in deleted:
+                    deleted[table.name] = conn.execute(table.delete().where(column < cutoff)).rowcount
             referenced = sa.select(schema.snapshots.c.fingerprint_hash).where(
                 schema.snapshots.c.fingerprint_hash.is_not(None)
             )
