@@ -1,6 +1,6 @@
-"""Verdicts of the engine that must hold on real-looking data: null rates with their noise, no data, context rows, latency.
+"""Verdicts that must hold on real-looking data: null rates with their noise, no data, context rows, latency.
 
-Each test reproduces a defect of issue 15 on generated data: a null-rate rise
+Each test reproduces a defect seen by users, on generated data: a null-rate rise
 judged without its sampling error, a feature or an environment without data that
 passed, derived rows shown as failures, and latency failing on noise or on a
 difference of a millisecond.
