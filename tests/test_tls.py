@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import ssl
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from certificates import make_certificates
-from helpers import envparity_cmd, free_port, run_check, run_cli
+from certificates import HttpsCollector, https_collector, make_certificates, tls_options
+from helpers import free_port, run_check, run_cli
 
 from envparity.agent import Agent
 from envparity.agent.fingerprint import FingerprintSources
@@ -41,55 +37,10 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
-@dataclass
-class HttpsCollector:
-    url: str
-    port: int
-    ca: ssl.SSLContext
-
-
-def serve_https(folder: Path, certificates: Path, *tls: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``collector serve`` on a free port with ``tls`` options (or ``env``); the caller waits and stops it."""
-    (folder / "tokens.yaml").write_text(TOKENS)
-    args = ["--db", str(folder / "store.duckdb"), "--tokens-file", str(folder / "tokens.yaml")]
-    args += ["--port", str(free_port()), "--evaluate-every", "0", *tls]
-    with (folder / "collector.log").open("ab") as log:
-        return subprocess.Popen(
-            envparity_cmd("collector", "serve", *args),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-
-
-def wait_ready(proc: subprocess.Popen, certificates: Path) -> HttpsCollector:
-    port = int(proc.args[proc.args.index("--port") + 1])
-    ca = ssl.create_default_context(cafile=certificates / "ca.pem")
-    url = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"collector exited with {proc.returncode}"
-        try:
-            if httpx.get(f"{url}/ready", verify=ca, timeout=1).status_code == 200:
-                return HttpsCollector(url, port, ca)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url}/ready did not answer")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def collector(certificates: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsCollector]:
-    tls = ["--tls-cert", str(certificates / "server.pem"), "--tls-key", str(certificates / "server.key")]
-    proc = serve_https(tmp_path_factory.mktemp("collector"), certificates, *tls)
-    try:
-        yield wait_ready(proc, certificates)
-    finally:
-        stop(proc)
+    with https_collector(tmp_path_factory.mktemp("collector"), certificates, TOKENS, *tls_options(certificates)) as c:
+        yield c
 
 
 def test_an_agent_with_the_ca_file_delivers_to_the_tls_collector(collector, certificates, tmp_path) -> None:
@@ -144,15 +95,11 @@ def test_plain_http_to_the_tls_port_fails(collector) -> None:
 
 
 def test_the_certificate_and_key_come_from_the_environment(certificates, tmp_path) -> None:
-    env = {"ENVPARITY_TLS_CERT": str(certificates / "server.pem")}
-    env["ENVPARITY_TLS_KEY"] = str(certificates / "server.key")
-    proc = serve_https(tmp_path, certificates, env=env)
-    try:
-        served = wait_ready(proc, certificates)
+    cert, key = tls_options(certificates)[1::2]
+    env = {"ENVPARITY_TLS_CERT": cert, "ENVPARITY_TLS_KEY": key}
+    with https_collector(tmp_path, certificates, TOKENS, env=env) as served:
         assert httpx.get(f"{served.url}/health", verify=served.ca).status_code == 200
-    finally:
-        stop(proc)
-    assert "collector on https://127.0.0.1" in (tmp_path / "collector.log").read_text()
+    assert "collector on https://127.0.0.1" in served.log.read_text()
 
 
 @pytest.mark.parametrize(
