@@ -51,7 +51,7 @@ from envparity.agent.settings import AgentSettings, SettingsFields
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.spool import Spool
 from envparity.agent.tracing import PushTracer
-from envparity.agent.wire import Fingerprint, GpuSection, ProbeSection
+from envparity.agent.wire import Fingerprint, GpuSection, ProbeSection, SampleColumns
 
 log = logging.getLogger("envparity.agent")
 
@@ -355,6 +355,8 @@ class Agent:
             snapshots_lost=self.spool.losses(),
             probes=probes,
         )
+        if snap.samples and self.pusher.collector_reads_columns:  # parsed several times faster by the collector
+            snap.columns, snap.samples = SampleColumns.of(snap.samples), None
         return snap.model_dump_json().encode()
 
     def deliver(self) -> DeliveryReport:

@@ -7,10 +7,10 @@ every generated query against this catalogue).
 
 Names follow Prometheus conventions (``envparity_`` prefix, base units,
 ``_total`` on counters, ``_seconds``/``_bytes``/``_ratio`` suffixes). The GPU
-gauges keep dcgm-exporter's metric names (``DCGM_FI_DEV_*``) so that existing
-GPU dashboards read them; their labels are snake_case (``uuid``, ``model_name``,
-``hostname``) because dcgm-exporter's ``modelName`` fails ``promtool check
-metrics``.
+series keep dcgm-exporter's metric names (``DCGM_FI_DEV_*``) and types (the ECC
+error totals are counters) so that existing GPU dashboards read them; their
+labels are snake_case (``uuid``, ``model_name``, ``hostname``) because
+dcgm-exporter's ``modelName`` fails ``promtool check metrics``.
 """
 
 from __future__ import annotations
@@ -199,8 +199,9 @@ METRICS: tuple[MetricSpec, ...] = (
     _gpu("DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", "megahertz"),
     _gpu("DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", "megahertz"),
     _gpu("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "Current clock throttle reasons (bitmask).", ""),
-    _gpu("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "Total number of single-bit volatile ECC errors.", ""),
-    _gpu("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "Total number of double-bit volatile ECC errors.", ""),
+    # counters, as dcgm-exporter types them, under its names (no ``_total`` added)
+    MetricSpec("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "counter", "Total number of single-bit volatile ECC errors.", GPU),
+    MetricSpec("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter", "Total number of double-bit volatile ECC errors.", GPU),
     _gpu("DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "PCIe TX throughput (in KB/s).", "kilobytes_per_second"),
     _gpu("DCGM_FI_DEV_PCIE_RX_THROUGHPUT", "PCIe RX throughput (in KB/s).", "kilobytes_per_second"),
     _gpu("envparity_gpu_processes", "Compute processes running on the GPU.", ""),
@@ -264,7 +265,8 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 
 CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in METRICS}
-GPU_GAUGES: tuple[MetricSpec, ...] = tuple(m for m in METRICS if m.labels == GPU and m.name != "envparity_gpu_lost")
+# The GPU series read from each GPU's newest window (envparity_gpu_lost is the window's own flag).
+GPU_METRICS: tuple[MetricSpec, ...] = tuple(m for m in METRICS if m.labels == GPU and m.name != "envparity_gpu_lost")
 
 
 def spec(name: str) -> MetricSpec:

@@ -2,7 +2,9 @@
 
 Outcomes per snapshot:
 
-* 200: acknowledged, removed from the spool;
+* 200: acknowledged, removed from the spool; the answer names the wire version
+  the collector reads, and from 1.3 the agent seals its windows' samples in the
+  column form (``collector_reads_columns``);
 * 409 ``unknown_fingerprint``: the collector lacks the fingerprint a hash-only
   snapshot names; the full fingerprint is put back in and the snapshot resent;
 * 408 / 429 / 502 / 503 / 504 / network failure: the collector is away or busy;
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import ssl
 import threading
 import time
@@ -39,6 +42,7 @@ import httpx
 
 from envparity.agent.spool import Spool, SpoolEntry
 from envparity.agent.tracing import PushTracer
+from envparity.agent.wire import COLUMNS_SINCE
 
 log = logging.getLogger("envparity.agent.push")
 
@@ -53,6 +57,7 @@ class SendResult:
     verdict: Verdict
     message: str = ""
     retry_after_s: float | None = None
+    wire_version: str | None = None  # what the collector reads, as it answers a snapshot it took
 
 
 @dataclass
@@ -87,8 +92,11 @@ def classify(response: httpx.Response) -> SendResult:
     """What a collector response means for the snapshot that was sent."""
     status = response.status_code
     if status == 200:
-        duplicate = bool(response.json().get("duplicate"))
-        return SendResult("acked", "duplicate" if duplicate else "stored")
+        answer = response.json()
+        outcome = "duplicate" if answer.get("duplicate") else "stored"
+        return SendResult(
+            "acked", outcome, wire_version=str(answer["wire_version"]) if "wire_version" in answer else None
+        )
     message = f"HTTP {status}: {_message(response)}"
     if status == 409 and "unknown_fingerprint" in response.text:
         return SendResult("need_fingerprint", message)
@@ -138,9 +146,15 @@ class Pusher:
         self._deadline: float | None = None
         self._deadline_set = threading.Condition()
         self.on_attempt: Callable[[SendResult, float], None] | None = None
+        self.collector_wire: tuple[int, int] | None = None  # the wire version the collector last said it reads
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def collector_reads_columns(self) -> bool:
+        """Whether the collector has said it reads the column form of samples (wire 1.3)."""
+        return self.collector_wire is not None and self.collector_wire >= COLUMNS_SINCE
 
     def finish_by(self, deadline: float) -> None:
         """From now on nothing outlasts ``deadline`` (a ``time.monotonic()`` value); see the module docstring."""
@@ -168,6 +182,8 @@ class Pusher:
                 result = SendResult("retry", f"{type(exc).__name__}: {exc}")
             if span is not None:
                 span.set_attribute("envparity.verdict", result.verdict)
+        if result.wire_version and (version := re.fullmatch(r"(\d+)\.(\d+)", result.wire_version)):
+            self.collector_wire = (int(version.group(1)), int(version.group(2)))
         if self.on_attempt:
             self.on_attempt(result, time.perf_counter() - started)
         return result

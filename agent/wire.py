@@ -36,6 +36,7 @@ from pydantic import (
 WIRE_MAJOR = 1
 WIRE_MINOR = 3
 WIRE_VERSION = f"{WIRE_MAJOR}.{WIRE_MINOR}"
+COLUMNS_SINCE = (1, 3)  # the first version whose collectors read ``Snapshot.columns``
 
 # Latency histogram upper bounds in seconds, shared by agent and collector so
 # that windows from any agent merge bucket by bucket. The last bucket is +Inf.

@@ -1,186 +1,141 @@
-"""Ingest throughput: snapshots/s and sample rows/s over real HTTP into DuckDB and PostgreSQL.
+"""Ingest throughput and latency over real HTTP into DuckDB and PostgreSQL, before and after, side by side.
 
-Each agent is a thread with its own HTTP client sending pre-built gzip snapshots
-(so that the figures measure the collector, not the client) to a collector
-process on loopback. Side by side, in the same run: the same snapshots written
-straight into the same kind of store in-process (no HTTP, no validation), the
-floor a hand-written loader would reach.
+Agents are threads with an HTTP client each, pushing pre-built gzip snapshots
+(``load``) back to back to a collector process on loopback; a 429 is waited out as
+an agent does. Each backend runs two ways in the same run:
 
-    .venv/bin/python benchmarks/ingest.py [--snapshots 40] [--samples 500] [--features 20]
+* before: samples in the row form, each snapshot in a transaction of its own
+  (``--ingest-group 1``);
+* after: samples in the column form (wire 1.3) and group commit (the default);
+* grouped (with ``--modes``): the row form with group commit, to tell the two apart.
+
+Every run ends by checking that nothing was lost (the store holds every snapshot
+and every sample once) and that idempotency holds (a few bodies sent again are
+answered as duplicates and store nothing).
+
+    .venv/bin/python benchmarks/ingest.py [--samples 500,2000] [--agents 8,50] [--modes before,after]
+                                          [--rows 200000] [--skip-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import os
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
+from load import HEADERS, Pushed, agent_bodies, collector, deliver, push_all, stored_rows
 
-from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
-from envparity.agent.snapshot import build_snapshot
-from envparity.agent.wire import Sample, Snapshot
-from envparity.collector.store import Store
-from envparity.localservers import create_database, free_port, local_postgres, wait_for_http
+from envparity.localservers import create_database, local_postgres
 
-
-def make_snapshots(agent: int, count: int, samples: int, features: int) -> list[Snapshot]:
-    rng = np.random.default_rng(agent)
-    fp = take_fingerprint(FingerprintSources(env_prefixes=("ENVPARITY_BENCH_",)))
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    snaps = []
-    for seq in range(count):
-        values = rng.normal(size=(samples, features))
-        rows = [
-            Sample(
-                ts=start + timedelta(seconds=seq * 60 + i * 0.1),
-                request_id=f"a{agent}-{seq}-{i}",
-                features={f"f{j}": float(values[i, j]) for j in range(features)},
-                prediction=float(values[i, 0] > 0),
-                confidence=0.9,
-                latency_s=0.01,
-            )
-            for i in range(samples)
-        ]
-        snaps.append(
-            build_snapshot(
-                agent_id=f"bench-{agent}",
-                sequence=seq,
-                service="bench",
-                environment=f"env{agent % 3}",
-                window_start=start + timedelta(minutes=seq),
-                window_end=start + timedelta(minutes=seq + 1),
-                fingerprint=fp,
-                acked_fingerprint=fp.hash if seq else None,
-                samples=rows,
-            )
-        )
-    return snaps
+# (column form, collector flags); "grouped": the row form with group commit, to tell the two levers apart
+MODES = {"before": (False, ["--ingest-group", "1"]), "grouped": (False, []), "after": (True, [])}
+RESENT = 10  # bodies sent again at the end of a run: each must be a duplicate
 
 
-def over_http(url: str, bodies: list[list[bytes]]) -> float:
-    errors: list[str] = []
+@dataclass
+class Result:
+    backend: str
+    mode: str
+    samples: int
+    agents: int
+    snapshots: int
+    seconds: float
+    pushed: Pushed
 
-    def push(agent_bodies: list[bytes]) -> None:
-        with httpx.Client(
-            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}, timeout=120
-        ) as client:
-            for body in agent_bodies:
-                response = client.post(f"{url}/v1/snapshots", content=body)
-                if response.status_code != 200:
-                    errors.append(response.text[:200])
-
-    threads = [threading.Thread(target=push, args=(b,)) for b in bodies]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"{len(errors)} pushes failed, first: {errors[0]}")
-    return elapsed
+    @property
+    def rows_per_s(self) -> float:
+        return self.snapshots * self.samples / self.seconds
 
 
-def in_process(store_url: str, snaps: list[Snapshot]) -> float:
-    store = Store(store_url)
-    started = time.perf_counter()
-    for snap in snaps:
-        store.ingest(
-            snap,
-            hashlib.sha256(snap.header.agent_id.encode() + bytes(snap.header.sequence)).hexdigest(),
-            datetime.now(UTC),
-        )
-    elapsed = time.perf_counter() - started
-    store.close()
-    return elapsed
+def warm_up(url: str, bodies: list[bytes]) -> None:
+    """A first snapshot before the clock starts (the first ingest of a process imports what it needs)."""
+    with httpx.Client(headers=HEADERS, timeout=300) as client:
+        for body in bodies:
+            deliver(client, url, body, Pushed())
 
 
-def run_backend(name: str, new_store_url, args: argparse.Namespace, workdir: Path) -> list[dict]:
+def _check_complete(url: str, bodies: list[list[bytes]], samples: int) -> None:
+    """Nothing lost, nothing twice: every body stored once, and a few sent again answered as duplicates."""
+    snapshots = sum(len(own) for own in bodies) + 1  # and the warm-up's
+    again = Pushed()
+    with httpx.Client(headers=HEADERS, timeout=300) as client:
+        for own in bodies[:RESENT]:
+            deliver(client, url, own[0], again)
+    rows = stored_rows(url)
+    if again.duplicates != min(RESENT, len(bodies)) or again.failures:
+        raise RuntimeError(f"resent bodies not answered as duplicates: {again.failures or again.duplicates}")
+    if rows["snapshots"] != snapshots or rows["samples"] != snapshots * samples:
+        raise RuntimeError(f"stored {rows['snapshots']} snapshots, {rows['samples']} samples; sent {snapshots}")
+
+
+def run(backend: str, new_url: Callable[[str], str], args: argparse.Namespace, workdir: Path) -> list[Result]:
     results = []
-    for agents in (1, 4, 16):
-        per_agent = max(1, args.snapshots // agents)
-        snaps = [make_snapshots(a, per_agent, args.samples, args.features) for a in range(agents)]
-        bodies = [[gzip.compress(s.model_dump_json().encode(), 6) for s in agent] for agent in snaps]
-        url_store = new_store_url(f"{name}_http_{agents}")
-        port = free_port()
-        log = (workdir / f"collector-{name}-{agents}.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "envparity",
-                "collector",
-                "serve",
-                "--database-url",
-                url_store,
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ENVPARITY_LOG_LEVEL": "WARNING"},
-        )
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/ready", proc=proc)
-            elapsed = over_http(f"http://127.0.0.1:{port}", bodies)
-        finally:
-            proc.terminate()
-            proc.wait()
-            log.close()
-        total = agents * per_agent
-        direct = in_process(new_store_url(f"{name}_direct_{agents}"), [s for a in snaps for s in a])
-        results.append(
-            {
-                "backend": name,
-                "agents": agents,
-                "snapshots": total,
-                "snap_per_s": total / elapsed,
-                "rows_per_s": total * args.samples / elapsed,
-                "direct_rows_per_s": total * args.samples / direct,
-            }
-        )
-        print(
-            f"  {name:10s} agents={agents:2d}: {total / elapsed:7.1f} snapshots/s, "
-            f"{total * args.samples / elapsed:9.0f} sample rows/s over HTTP; "
-            f"{total * args.samples / direct:9.0f} rows/s in-process",
-            flush=True,
-        )
+    for samples in args.samples:
+        count = max(args.rows // samples, 1)
+        for mode in args.modes:
+            columns, flags = MODES[mode]
+            for agents in args.agents:
+                per_agent = max(count // agents, 1)
+                bodies = [agent_bodies(a, per_agent, samples, columns=columns) for a in range(agents)]
+                name = f"{backend}-{mode}-{samples}-{agents}"
+                with collector(new_url(name.replace("-", "_")), workdir / f"{name}.log", *flags) as url:
+                    warm_up(url, agent_bodies(agents, 1, samples, columns=columns, service="warm-up"))
+                    seconds, pushed = push_all([url], bodies)
+                    if pushed.failures:
+                        raise RuntimeError(f"{len(pushed.failures)} pushes failed, first: {pushed.failures[0]}")
+                    _check_complete(url, bodies, samples)
+                result = Result(backend, mode, samples, agents, per_agent * agents, seconds, pushed)
+                results.append(result)
+                print(
+                    f"  {backend:10s} {mode:6s} {samples:5d} samples, {agents:2d} agents: "
+                    f"{result.rows_per_s:9.0f} rows/s, p50 {pushed.percentile(50) * 1000:6.0f} ms, "
+                    f"p99 {pushed.percentile(99) * 1000:6.0f} ms, {pushed.refused} refused (429)",
+                    flush=True,
+                )
     return results
+
+
+def _table(results: list[Result]) -> None:
+    print(
+        "\n| backend | samples | agents | before: rows/s | p50 ms | p99 ms | after: rows/s | p50 ms | p99 ms | x |"
+        "\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    runs = {(r.backend, r.mode, r.samples, r.agents): r for r in results}
+    for (backend, mode, samples, agents), before in runs.items():
+        after = runs.get((backend, "after", samples, agents))
+        if mode != "before" or after is None:
+            continue
+        cells = [
+            f"{r.rows_per_s:,.0f} | {r.pushed.percentile(50) * 1000:.0f} | {r.pushed.percentile(99) * 1000:.0f}"
+            for r in (before, after)
+        ]
+        gain = after.rows_per_s / before.rows_per_s
+        print(f"| {backend} | {samples} | {agents} | {cells[0]} | {cells[1]} | {gain:.1f} |")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--snapshots", type=int, default=48, help="snapshots per concurrency level")
-    parser.add_argument("--samples", type=int, default=500, help="samples per snapshot")
-    parser.add_argument("--features", type=int, default=20, help="features per sample")
+    parser.add_argument("--samples", type=_ints, default=[500, 2000], help="samples per snapshot, comma-separated")
+    parser.add_argument("--agents", type=_ints, default=[8, 50], help="concurrent agents, comma-separated")
+    parser.add_argument("--modes", type=lambda t: t.split(","), default=["before", "after"], help=", ".join(MODES))
+    parser.add_argument("--rows", type=int, default=200_000, help="sample rows sent per run")
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
-    print(
-        f"ingest benchmark: {args.snapshots} snapshots x {args.samples} samples x {args.features} "
-        f"features per level, {os.cpu_count()} CPUs"
-    )
+    print(f"ingest benchmark: {args.rows} sample rows x 20 features per run, {os.cpu_count()} CPUs")
     workdir = Path(tempfile.mkdtemp(prefix="envparity-bench-"))
-    results = run_backend("duckdb", lambda n: f"duckdb:///{workdir / n}.duckdb", args, workdir)
+    results = run("duckdb", lambda name: f"duckdb:///{workdir / name}.duckdb", args, workdir)
     if not args.skip_postgres:
         with local_postgres() as server:
-            results += run_backend("postgresql", lambda n: create_database(server, n), args, workdir)
-    print("\n| backend | agents | snapshots/s | sample rows/s (HTTP) | sample rows/s (in-process, no HTTP) |")
-    print("|---|---|---|---|---|")
-    for r in results:
-        print(
-            f"| {r['backend']} | {r['agents']} | {r['snap_per_s']:.1f} | {r['rows_per_s']:.0f} | "
-            f"{r['direct_rows_per_s']:.0f} |"
-        )
+            results += run("postgresql", lambda name: create_database(server, name), args, workdir)
+    _table(results)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from pathlib import Path
 import uvicorn
 
 from envparity.collector.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT, create_app
+from envparity.collector.api.group_commit import DEFAULT_MAX_GROUP
 from envparity.collector.auth import Authorizer
+from envparity.collector.exporter.gpu import DEFAULT_STALE_AFTER
 from envparity.collector.parity.model import ParityConfig
 from envparity.collector.scheduler import start_scheduler
 from envparity.collector.service import ParityService
@@ -42,6 +44,8 @@ class CollectorSettings:
     tls_key: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_inflight_ingests: int = DEFAULT_MAX_INFLIGHT
+    ingest_group: int = DEFAULT_MAX_GROUP  # snapshots written in one transaction at most; 1 turns group commit off
+    stale_after: timedelta = DEFAULT_STALE_AFTER  # an agent's or GPU's series leave /metrics this long after its last
     duckdb_memory_limit: str | None = None  # None: 1 GiB or a quarter of the memory
     protect_metrics: bool = False
     retention_days: float = 30.0
@@ -111,7 +115,13 @@ def serve(settings: CollectorSettings) -> None:
     parity = ParityService(store, config, settings.window)
     scheduler = start_scheduler(store, settings.retention_days, parity, settings.evaluate_every_s)
     app = create_app(
-        store, authorizer, settings.max_body_bytes, parity=parity, max_inflight_ingests=settings.max_inflight_ingests
+        store,
+        authorizer,
+        settings.max_body_bytes,
+        parity=parity,
+        max_inflight_ingests=settings.max_inflight_ingests,
+        max_group=settings.ingest_group,
+        stale_after=settings.stale_after,
     )
     log.info(
         "collector on %s://%s:%d, store %s (pid %d)",

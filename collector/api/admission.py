@@ -1,9 +1,10 @@
 """Backpressure on ingest: at most N requests that write in flight; beyond that 429 with ``Retry-After``.
 
 An ingest holds a slot from the moment its token is accepted until its store
-write returns, so bodies held in memory and store writes waiting on the thread
-pool are bounded together. Agents honour ``Retry-After`` and keep the snapshot
-spooled meanwhile. The slots are counted on the event loop, which is one thread.
+write returns (its group has committed), so the bodies held in memory and the
+snapshots waiting for a group are bounded together. Agents honour
+``Retry-After`` and keep the snapshot spooled meanwhile. The slots are counted
+on the event loop, which is one thread.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from envparity.collector.api.errors import ApiError
 
 RETRY_AFTER_S = 1  # an ingest takes milliseconds; agents wait at least this, longer as their backoff grows
-DEFAULT_MAX_INFLIGHT = 32  # below the 40 threads that run store writes, so that reads still find one
+DEFAULT_MAX_INFLIGHT = 64  # a waiting ingest holds its body and no thread (group commit writes on one at a time)
 
 
 class IngestSlots:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from envparity.collector.api.admission import IngestSlots
+from envparity.collector.api.group_commit import GroupCommit
 from envparity.collector.api.queries import Name
+from envparity.collector.api.sessions import Sessions
 from envparity.collector.auth import Authorizer, TokenEntry
 from envparity.collector.exporter.environment import TrafficCollector
 from envparity.collector.exporter.ingest import CollectorMetrics
@@ -27,6 +29,8 @@ class CollectorState:
     authorizer: Authorizer
     max_body_bytes: int
     ingests: IngestSlots
+    writes: GroupCommit
+    sessions: Sessions = field(default_factory=Sessions)  # browsers logged in to the report
 
 
 def _state(request: Request) -> CollectorState:

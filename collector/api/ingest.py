@@ -4,6 +4,8 @@ The cost of a request is bounded before it is paid: the token is checked before
 the body is read (any write scope; which pair it may write once the body names
 it), and a slot among the ingests in flight is taken before the body is read
 (429 with ``Retry-After`` when none is free) and held until the store write ends.
+A snapshot's rows are prepared on a worker thread, then written with the snapshots
+that arrived meanwhile (``group_commit``); the answer is sent once they are committed.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from envparity.agent.wire import NAME_PATTERN, Outcome, Snapshot
+from envparity.agent.wire import NAME_PATTERN, WIRE_VERSION, Outcome, Snapshot
 from envparity.collector.api.body import read_validated
 from envparity.collector.api.deps import CollectorState, StateDep
 from envparity.collector.api.docs import raw_body
 from envparity.collector.api.errors import ApiError
 from envparity.collector.auth import AuthError, TokenEntry
 from envparity.collector.store import SequenceConflict, UnknownFingerprint
+from envparity.collector.store.ingest import PreparedSnapshot, prepare
 
 router = APIRouter()
 
@@ -60,8 +63,9 @@ async def _ingest(request: Request, state: CollectorState, writer: TokenEntry) -
     snap, body = await read_validated(request, Snapshot, "snapshot", state.max_body_bytes)
     header = snap.header
     writer.require_write(header.service, header.environment)
+    item = await run_in_threadpool(_prepare, snap, body)
     try:
-        result = await run_in_threadpool(state.store.ingest, snap, hashlib.sha256(body).hexdigest(), datetime.now(UTC))
+        result = await state.writes.write(item)
     except (UnknownFingerprint, SequenceConflict) as exc:
         code = "unknown_fingerprint" if isinstance(exc, UnknownFingerprint) else "conflict"
         raise ApiError(409, str(exc), code=code) from None
@@ -76,7 +80,13 @@ async def _ingest(request: Request, state: CollectorState, writer: TokenEntry) -
         "agent_id": header.agent_id,
         "sequence": header.sequence,
         "rows": result.rows,
+        "wire_version": WIRE_VERSION,  # what this collector reads: an agent sends the column form to 1.3 and later
     }
+
+
+def _prepare(snap: Snapshot, body: bytes) -> PreparedSnapshot:
+    """The snapshot's rows as its tables take them, and its body's hash: the CPU work of an ingest, off the loop."""
+    return prepare(snap, hashlib.sha256(body).hexdigest(), datetime.now(UTC))
 
 
 @router.post("/v1/outcomes", openapi_extra=raw_body(OutcomesBody))

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from envparity.collector.api.deps import METRICS, READ_ALL, ReaderDep, StateDep, StoreDep
 from envparity.collector.api.errors import ApiError
+from envparity.collector.exporter.gpu import exposition
 
 log = logging.getLogger("envparity.collector")
 router = APIRouter()
@@ -33,7 +34,7 @@ def ready(store: StoreDep) -> dict[str, str]:
 
 @router.get("/metrics", dependencies=METRICS)
 def metrics(state: StateDep) -> Response:
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/store", dependencies=READ_ALL)

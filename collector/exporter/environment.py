@@ -2,16 +2,20 @@
 
 Traffic (requests, errors by class, the exact latency histogram) is summed from
 every stored snapshot since the collector started, so it behaves as Prometheus
-counters do (``rate()`` handles the reset at a restart). Freshness and losses come
-from the store: the newest snapshot of every environment, how many agents reported
-within the freshness period, the snapshots the agents report they lost before
-delivery (by reason) and the sequence numbers missing among those stored.
+counters do (``rate()`` handles the reset at a restart); an environment whose
+agents have stored nothing for longer than the staleness period (``--stale-after``)
+drops out of them, so that Prometheus marks its series stale. Freshness and losses
+come from the store: the newest snapshot of every environment (kept, it is how a
+silent environment shows), how many agents reported within the staleness period,
+the snapshots the agents report they lost before delivery (by reason) and the
+sequence numbers missing among those stored.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from envparity.agent.catalogue import family
 from envparity.agent.wire import LATENCY_BUCKETS_S, Snapshot
+from envparity.collector.exporter.gpu import DEFAULT_STALE_AFTER
 from envparity.collector.store import Store
 from envparity.collector.store.losses import agent_losses, environment_losses
 
@@ -34,14 +39,17 @@ class _Traffic:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
     latency_sum_s: float = 0.0
     fingerprint_changes: int = 0
+    last_stored: float = 0.0  # time.monotonic() of the environment's latest stored snapshot
 
 
 class TrafficCollector(Collector):
-    """Counters of the requests every environment's agents reported, fed by ingest."""
+    """Counters of the requests every environment's agents reported, fed by ingest; an environment that has
+    stored nothing for longer than ``stale_after`` is left out until it reports again."""
 
-    def __init__(self) -> None:
+    def __init__(self, stale_after: timedelta = DEFAULT_STALE_AFTER) -> None:
         self._traffic: dict[tuple[str, str], _Traffic] = {}
         self._lock = threading.Lock()
+        self.stale_after = stale_after
 
     def add(self, snap: Snapshot, new_fingerprint: bool) -> None:
         """Count a stored (not duplicate) snapshot."""
@@ -49,6 +57,7 @@ class TrafficCollector(Collector):
         req = snap.requests
         with self._lock:
             t = self._traffic.setdefault(key, _Traffic())
+            t.last_stored = time.monotonic()
             t.fingerprint_changes += int(new_fingerprint)
             if req is None:
                 return
@@ -67,8 +76,11 @@ class TrafficCollector(Collector):
         latency = family("envparity_request_duration_seconds", HistogramMetricFamily)
         changes = family("envparity_fingerprint_changes_total", CounterMetricFamily)
         bounds = [*(repr(float(b)) for b in LATENCY_BUCKETS_S), "+Inf"]
+        stale_before = time.monotonic() - self.stale_after.total_seconds()
         with self._lock:
             for (service, environment), t in sorted(self._traffic.items()):
+                if t.last_stored < stale_before:
+                    continue
                 labels = [service, environment]
                 requests.add_metric(labels, t.requests)
                 changes.add_metric(labels, t.fingerprint_changes)
@@ -85,7 +97,7 @@ class TrafficCollector(Collector):
 class FreshnessCollector(Collector):
     """The newest snapshot of every environment, its reporting agents and their losses, read from the store."""
 
-    def __init__(self, store: Store, fresh_within: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(self, store: Store, fresh_within: timedelta = DEFAULT_STALE_AFTER) -> None:
         self.store, self.fresh_within = store, fresh_within
 
     def collect(self) -> Iterable[Metric]:

@@ -60,9 +60,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--max-inflight-ingests",
         type=int,
-        default=int(env_number("ENVPARITY_MAX_INFLIGHT_INGESTS", 32)),
+        default=int(env_number("ENVPARITY_MAX_INFLIGHT_INGESTS", 64)),
         help="ingests handled at once; more are answered 429 with Retry-After "
-        "(default $ENVPARITY_MAX_INFLIGHT_INGESTS or 32)",
+        "(default $ENVPARITY_MAX_INFLIGHT_INGESTS or 64)",
+    )
+    serve.add_argument(
+        "--ingest-group",
+        type=int,
+        default=int(env_number("ENVPARITY_INGEST_GROUP", 32)),
+        help="snapshots arriving together written in one transaction at most (group commit); 1 writes each alone "
+        "(default $ENVPARITY_INGEST_GROUP or 32)",
     )
     serve.add_argument(
         "--duckdb-memory-limit",
@@ -92,6 +99,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=env_number("ENVPARITY_EVALUATE_EVERY_S", 60.0),
         help="seconds between parity evaluations of every pair; 0 turns them off (default 60)",
+    )
+    serve.add_argument(
+        "--stale-after",
+        default=env_str("ENVPARITY_STALE_AFTER", "5m"),
+        help="an agent's or GPU's series leave /metrics once it has not reported for this long "
+        "(default $ENVPARITY_STALE_AFTER or 5m)",
     )
     serve.add_argument(
         "--window",
@@ -124,12 +137,14 @@ def _serve(args: argparse.Namespace) -> int:
             tls_key=args.tls_key,
             max_body_bytes=args.max_body_bytes,
             max_inflight_ingests=args.max_inflight_ingests,
+            ingest_group=args.ingest_group,
             duckdb_memory_limit=args.duckdb_memory_limit,
             protect_metrics=args.protect_metrics,
             retention_days=args.retention_days,
             thresholds_file=args.thresholds,
             evaluate_every_s=args.evaluate_every,
             window=parse_duration(args.window),
+            stale_after=parse_duration(args.stale_after),
         )
     )
     return 0
