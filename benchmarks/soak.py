@@ -1,0 +1,65 @@
+"""Memory soak: a collector on DuckDB with the scheduled evaluation on, under N agents for minutes; its RSS curve.
+
+A real collector process (``--evaluate-every 5``, the default DuckDB memory
+limit) on a DuckDB file in a temporary folder; ``--agents`` simulated agents, one
+thread each, post a gzip snapshot of 500 samples x 20 features every
+``--period`` seconds (2-3 environments of one service, so the evaluation has
+pairs). The collector's RSS is sampled every 5 s. Prints the curve's start, max,
+end and the slope of its last half; exits 1 when the max exceeds
+``--ceiling-mib`` or a snapshot was not acknowledged. The driver is
+``tests/soak_driver.py``, shared with ``tests/integration/test_soak.py``.
+
+    .venv/bin/python benchmarks/soak.py [--agents 50] [--minutes 10] [--ceiling-mib 1536]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from soak_driver import collector, soak
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--period", type=float, default=3.0, help="seconds between an agent's snapshots")
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--evaluate-every", type=float, default=5.0)
+    parser.add_argument("--ceiling-mib", type=float, default=1536.0)
+    args = parser.parse_args()
+    print(
+        f"soak: {args.agents} agents, {args.samples} samples x {args.features} features every {args.period:g} s, "
+        f"{args.minutes:g} min, evaluation every {args.evaluate_every:g} s, {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="envparity-soak-") as tmp,
+        collector(Path(tmp), args.evaluate_every) as (
+            url,
+            pid,
+        ),
+    ):
+        result = soak(url, pid, args.agents, args.minutes * 60, args.period, args.samples, args.features, progress=True)
+    print(result.summary())
+    for failure in result.failures[:5]:
+        print(f"  failure: {failure}")
+    if result.peak_mib > args.ceiling_mib:
+        print(f"FAIL: peak RSS {result.peak_mib:.0f} MiB over the ceiling of {args.ceiling_mib:.0f} MiB")
+        return 1
+    if result.failures or result.acked != result.sent:
+        print("FAIL: not every snapshot was acknowledged")
+        return 1
+    print(f"ok: peak RSS under the ceiling of {args.ceiling_mib:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
