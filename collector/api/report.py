@@ -1,18 +1,22 @@
-"""The report route: the HTML page of a pair's evaluation, with its history and a picker of what the token may read."""
+"""The report route: the HTML page of a pair's evaluation, with its history and a picker of what the token may read.
+
+A browser without a token or a session is sent to log in (``collector.api.login``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 
-from envparity.collector.api.deps import READ, ParityDep, ReaderDep, StoreDep
+from envparity.collector.api.deps import ParityDep, StoreDep
+from envparity.collector.api.login import PageReaderDep, login_needed
 from envparity.collector.api.queries import OptionalName, environment_spec
 from envparity.collector.auth import TokenEntry
 from envparity.collector.report.html import render_report
 from envparity.collector.service import NotFound
 
-router = APIRouter(dependencies=READ)
+router = APIRouter()
 
 
 def _readable(choices: dict[str, list[str]], reader: TokenEntry) -> dict[str, list[str]]:
@@ -25,15 +29,18 @@ def _page(message: str) -> HTMLResponse:
 
 @router.get("/report", response_class=HTMLResponse)
 def report(
+    request: Request,
     parity: ParityDep,
     store: StoreDep,
-    reader: ReaderDep,
+    reader: PageReaderDep,
     service: OptionalName = None,
     baseline: OptionalName = None,
     target: OptionalName = None,
     fresh: bool = False,
-) -> HTMLResponse:
+) -> Response:
     """The stored evaluation of a pair (the first pair the token may read unless named); with ``fresh`` one made now."""
+    if reader is None:
+        return login_needed(request)
     if service is None:
         service = next(iter(_readable(store.environment_names(), reader)), None)
         if service is None:
