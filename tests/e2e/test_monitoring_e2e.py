@@ -24,9 +24,9 @@ import httpx
 import numpy as np
 import pytest
 import yaml
+from dashboard_queries import VARIABLES, dashboard_files, panel_queries, substitute
 from helpers import REPO, base_fingerprint, post_snapshot
 from monitoring_servers import WebhookSink, alertmanager, prometheus
-from test_monitoring_dashboards import VARIABLES, dashboard_files, panel_queries, substitute
 
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import (

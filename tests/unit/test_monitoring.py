@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dashboard_queries import DASHBOARDS_DIR, RUNBOOK, panel_queries
 from helpers import REPO, run_cli
 from promql_names import (
     PROMETHEUS_SERIES,
     compares_with_number,
     names,
 )
-from test_monitoring_dashboards import DASHBOARDS_DIR, RUNBOOK, panel_queries
 
 from envparity.agent.catalogue import CHECK_STATUS_VALUES, METRICS, series_names
 from envparity.monitoring import panels, promql, rules

@@ -3,7 +3,6 @@ runbook links and the fingerprint-change annotation, dates shown from millisecon
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -11,43 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
+from dashboard_queries import RUNBOOK, VARIABLES, dashboard_files, panel_queries, substitute
 from helpers import REPO
 from promql_names import counters_read_by_rate, expect_samples, names, selectors
 
 from envparity.agent.catalogue import series_names
 from envparity.monitoring import dashboards, grafana_schema, panels, rules
-
-DASHBOARDS_DIR = REPO / "dashboards"
-RUNBOOK = REPO / "docs" / "runbooks.md"
-VARIABLES = {
-    "$cluster": ".*",  # All, as the dashboards define it
-    "$namespace": ".*",
-    "$service": "fraud",
-    "$baseline": "production",
-    "$target": "staging",
-    "$__rate_interval": "1m",
-    "${datasource}": "prometheus",
-}
-
-
-def substitute(expr: str, values: dict[str, str] | None = None) -> str:
-    for name, value in sorted({**VARIABLES, **(values or {})}.items(), key=lambda kv: -len(kv[0])):
-        expr = expr.replace(name, value)
-    return expr
-
-
-def dashboard_files() -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS_DIR.glob("*.json"))}
-
-
-def panel_queries() -> list[tuple[str, str, str]]:
-    """(dashboard file, panel title, expr) of every panel target."""
-    return [
-        (file, panel["title"], target["expr"])
-        for file, board in dashboard_files().items()
-        for panel in board["panels"]
-        for target in panel["targets"]
-    ]
 
 
 def annotation_queries() -> list[tuple[str, str, str]]:
