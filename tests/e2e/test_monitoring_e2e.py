@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from dashboard_queries import VARIABLES, dashboard_files, panel_queries, substitute
+from dashboard_queries import dashboard_files, panel_queries, substitute
 from helpers import REPO, base_fingerprint, post_snapshot
 from monitoring_servers import WebhookSink, alertmanager, prometheus
 
@@ -221,14 +221,18 @@ def _assert_pages(sink: WebhookSink) -> None:
     )
 
 
+RUN = {"$baseline": "staging", "$target": "production", "$__rate_interval": "15s"}  # this run's pair and scrape
+
+
 def _assert_panels_have_data(prom: str) -> None:
-    VARIABLES.update({"$baseline": "staging", "$target": "production", "$__rate_interval": "15s"})
     queries = panel_queries()
     assert len(queries) >= 20
     empty: list[str] = []
 
     def all_answer() -> bool:
-        empty[:] = [f"{board} / {title}: {expr}" for board, title, expr in queries if not query(prom, substitute(expr))]
+        empty[:] = [
+            f"{board} / {title}: {expr}" for board, title, expr in queries if not query(prom, substitute(expr, RUN))
+        ]
         return not empty
 
     try:
@@ -249,7 +253,7 @@ def _assert_dates_in_milliseconds(prom: str) -> None:
     assert dated
     now_ms = time.time() * 1000
     for where, expr in dated:
-        values = [float(sample["value"][1]) for sample in query(prom, substitute(expr))]
+        values = [float(sample["value"][1]) for sample in query(prom, substitute(expr, RUN))]
         assert values and all(now_ms - 3_600_000 < v <= now_ms + 60_000 for v in values), f"{where}: {values}"
 
 
