@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(postgresql gcc prometheus prometheus-alertmanager chromium kubectl)
+SYSTEM_PACKAGES=(postgresql gcc prometheus prometheus-alertmanager chromium kubectl openssl)
 
 install_system_packages() {
   local missing=()
