@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from envparity.collector import heap
 from envparity.collector.service import ParityService
 from envparity.collector.store import Store
 from envparity.collector.store.leases import Leases
@@ -25,7 +26,16 @@ def prune_once(store: Store, retention_days: float) -> dict[str, int]:
     deleted = store.prune(datetime.now(UTC) - timedelta(days=retention_days))
     if any(deleted.values()):
         log.info("retention pruned %s", deleted)
+    heap.trim()
     return deleted
+
+
+def evaluate_cycle(parity: ParityService, leases: Leases) -> None:
+    """One scheduled evaluation of every pair; then the arrays it freed go back to the system (``heap.trim``)."""
+    try:
+        parity.evaluate_all(leases)
+    finally:
+        heap.trim()
 
 
 def cycle_start(now: datetime, every_s: float) -> datetime:
@@ -58,9 +68,9 @@ def start_scheduler(
     )
     if parity is not None and evaluate_every_s > 0:
         scheduler.add_job(
-            parity.evaluate_all,
+            evaluate_cycle,
             IntervalTrigger(seconds=evaluate_every_s, start_date=cycle_start(now, evaluate_every_s)),
-            args=[Leases(store.engine, evaluate_every_s)],
+            args=[parity, Leases(store.engine, evaluate_every_s)],
             id="parity",
             next_run_time=now + timedelta(seconds=min(5.0, evaluate_every_s)),
             max_instances=1,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
+from envparity.collector import heap
 from envparity.collector.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT, create_app
 from envparity.collector.api.group_commit import DEFAULT_MAX_GROUP
 from envparity.collector.auth import Authorizer
@@ -111,6 +112,7 @@ def serve(settings: CollectorSettings) -> None:
     authorizer = Authorizer.from_file(settings.tokens_file, settings.protect_metrics)
     check_binding(settings)
     config = ParityConfig.load(settings.thresholds_file)
+    heap.tune()
     store = Store(settings.url, settings.duckdb_memory_limit)
     parity = ParityService(store, config, settings.window)
     scheduler = start_scheduler(store, settings.retention_days, parity, settings.evaluate_every_s)
