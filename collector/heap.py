@@ -41,7 +41,7 @@ def tune() -> bool:
     """Cap the arenas and fix the mapping threshold for this process; False where that is not glibc's to set."""
     if _LIBC is None:
         return False
-    done = _LIBC.mallopt(_M_ARENA_MAX, ARENAS) == 1 and _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    done = bool(_LIBC.mallopt(_M_ARENA_MAX, ARENAS) == 1 and _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1)
     if not done:
         log.warning("could not tune the C heap (mallopt refused); memory may fragment under load")
     return done
