@@ -27,7 +27,7 @@ from envparity.collector.auth import Authorizer
 from envparity.collector.exporter.gpu import DEFAULT_STALE_AFTER
 from envparity.collector.parity.model import ParityConfig
 from envparity.collector.scheduler import start_scheduler
-from envparity.collector.service import ParityService
+from envparity.collector.service import DEFAULT_MAX_SAMPLES, ParityService
 from envparity.collector.store import Store, database_url
 
 log = logging.getLogger("envparity.collector")
@@ -53,6 +53,7 @@ class CollectorSettings:
     thresholds_file: Path | None = None
     evaluate_every_s: float = 60.0
     window: timedelta = timedelta(hours=1)
+    max_samples: int = DEFAULT_MAX_SAMPLES  # per environment and evaluation; more are thinned
 
     @property
     def url(self) -> str:
@@ -114,7 +115,7 @@ def serve(settings: CollectorSettings) -> None:
     config = ParityConfig.load(settings.thresholds_file)
     heap.tune()
     store = Store(settings.url, settings.duckdb_memory_limit)
-    parity = ParityService(store, config, settings.window)
+    parity = ParityService(store, config, settings.window, settings.max_samples)
     scheduler = start_scheduler(store, settings.retention_days, parity, settings.evaluate_every_s)
     app = create_app(
         store,

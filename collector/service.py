@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("envparity.collector.parity")
 REFERENCE_PREFIX = "ref."
 READERS = 2  # services read ahead, each on a thread of its own, while one is compared
+# An environment with more samples in the window is thinned to about this many (one snapshot in N), so that an
+# evaluation's memory is bounded whatever the traffic; the statistics need far fewer to detect any practical drift.
+DEFAULT_MAX_SAMPLES = 500_000
 _ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 Pair = tuple[str, str, str]  # service, baseline, target
 
@@ -85,8 +88,14 @@ class _ServiceInputs:
 class ParityService:
     """Evaluates pairs of environments from the store; keeps the scheduled evaluations in memory for /metrics."""
 
-    def __init__(self, store: Store, config: ParityConfig | None = None, window: timedelta = timedelta(hours=1)):
-        self.store, self.config, self.window = store, config or ParityConfig(), window
+    def __init__(
+        self,
+        store: Store,
+        config: ParityConfig | None = None,
+        window: timedelta = timedelta(hours=1),
+        max_samples: int | None = DEFAULT_MAX_SAMPLES,
+    ):
+        self.store, self.config, self.window, self.max_samples = store, config or ParityConfig(), window, max_samples
         self._exported: dict[Pair, EvaluationRecord] = {}
         self.last_success: float | None = None
         self.last_duration_s: float | None = None
@@ -125,7 +134,7 @@ class ParityService:
         """
         specs = sorted({spec for pair in pairs for spec in pair})
         windows = {s: self._window_for(s, start, end) for s in specs}
-        environments = load_environments(self.store, service, windows)
+        environments = load_environments(self.store, service, windows, self.max_samples)
         answers, tolerances = read_probes(self.store, service, windows), self.config.golden_tolerances(service)
         read = _ServiceInputs(environments, (start, end))
         tolerance, rules = self.config.thresholds(service).feature_tolerance, self.config.rules(service)

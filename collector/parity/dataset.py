@@ -103,7 +103,8 @@ class EnvironmentData:
     requests: RequestAggregates | None = None
     window_s: float = 0.0
     outcomes: Outcomes | None = None
-    samples: int = 0
+    samples: int = 0  # in the window
+    thinned_to: int | None = None  # the samples read and compared of a large window thinned (store only)
     gpu: GpuUsage | None = None
     request_ids: Any = None  # the samples' request ids (store only; Arrow or a list), to look for shadow traffic
 

@@ -257,6 +257,11 @@ def evaluate(
         layer_scores=scores,
         checks=checks,
         duration_s=time.perf_counter() - started,
-        counts={"baseline_samples": base.samples, "target_samples": target.samples},
+        counts={
+            "baseline_samples": base.samples,
+            "target_samples": target.samples,
+            "baseline_compared": base.samples if base.thinned_to is None else base.thinned_to,
+            "target_compared": target.samples if target.thinned_to is None else target.thinned_to,
+        },
         distributions=drawn,
     )

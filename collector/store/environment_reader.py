@@ -68,7 +68,8 @@ def _request_totals(rows: list[q.Row]) -> tuple[RequestAggregates | None, float]
     return total, span
 
 
-def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes | None]:
+def _outcomes(conn: sa.Connection, window: Window) -> dict[str, Outcomes | None]:
+    params = window.params()
     recorded = "SELECT 1 FROM outcomes WHERE service = :service AND environment IN :environments LIMIT 1"
     if not q.rows(conn, recorded, params):  # most services record none: no join over their samples
         return dict.fromkeys(params["environments"])
@@ -76,7 +77,7 @@ def _outcomes(conn: sa.Connection, params: dict[str, Any]) -> dict[str, Outcomes
         "SELECT s.environment, s.prediction_num, o.outcome_num FROM samples s JOIN outcomes o "
         "ON o.request_id = s.request_id AND o.service = s.service AND o.environment = s.environment "
         "WHERE s.service = :service AND s.environment IN :environments AND s.ts >= :start AND s.ts < :end "
-        "AND s.prediction_num IS NOT NULL AND o.outcome_num IS NOT NULL"
+        f"AND s.prediction_num IS NOT NULL AND o.outcome_num IS NOT NULL{window.sampled('s.')}"
     )
     return {env: _outcome_pairs(rows) for env, rows in _per_environment(conn, sql, params).items()}
 
@@ -122,28 +123,46 @@ def _environment_index(names: list[str]) -> str:
     return "CASE environment " + " ".join(f"WHEN :environments_{i} THEN {i}" for i in range(len(names))) + " END"
 
 
-def _request_ids(conn: sa.Connection, params: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    sql = f"SELECT {_environment_index(names)} AS environment, request_id FROM samples WHERE {_WHERE.format(ts='ts')}"
-    parts = q.split(q.columns(conn, sql, params), len(names))
+def _request_ids(conn: sa.Connection, window: Window) -> dict[str, Any]:
+    names = window.environments
+    sql = (
+        f"SELECT {_environment_index(names)} AS environment, request_id FROM samples "
+        f"WHERE {_WHERE.format(ts='ts')}{window.sampled()}"
+    )
+    parts = q.split(q.columns(conn, sql, window.params()), len(names))
     return {n: parts[i]["request_id"] for i, n in enumerate(names)}
 
 
-def _load_window(
-    conn: sa.Connection, service: str, names: list[str], start: datetime, end: datetime
-) -> dict[str, EnvironmentData]:
-    """Environments of one service over one window, each query covering all of them."""
-    window = Window(service, names, start, end)
-    params = window.params()
+def _thinned(conn: sa.Connection, window: Window, max_samples: int) -> tuple[Window, dict[str, int]]:
+    """The window with a stride for each environment holding more than ``max_samples`` samples (about that many
+    are read), and every environment's count of samples in the window."""
+    names = window.environments
+    sql = (
+        f"SELECT {_environment_index(names)} AS environment, count(*) FROM samples "
+        f"WHERE {_WHERE.format(ts='ts')} GROUP BY 1"
+    )
+    counts = dict.fromkeys(names, 0) | {names[int(i)]: int(n) for i, n in q.rows(conn, sql, window.params())}
+    strides = {name: -(-count // max_samples) for name, count in counts.items() if count > max_samples}
+    return replace(window, strides=strides), counts
+
+
+def _load_window(conn: sa.Connection, window: Window, max_samples: int | None) -> dict[str, EnvironmentData]:
+    """Environments of one service over one window, each query covering all of them; about ``max_samples`` of
+    each environment's samples are read at most (None: all)."""
+    names, params = window.environments, window.params()
+    counts: dict[str, int] = {}
+    if max_samples is not None:
+        window, counts = _thinned(conn, window, max_samples)
     sql = (
         f"SELECT {_environment_index(names)} AS environment, prediction_num, confidence "
-        f"FROM samples WHERE {_WHERE.format(ts='ts')}"
+        f"FROM samples WHERE {_WHERE.format(ts='ts')}{window.sampled()}"
     )
     parts = q.split(q.columns(conn, sql, params), len(names))
     samples = {n: parts[i] for i, n in enumerate(names)}
-    counts = {n: len(samples[n]["prediction_num"]) for n in names}
-    small = max(counts.values(), default=0) <= SHADOW_PRECHECK_MAX
-    ids = _request_ids(conn, params, names) if small else {}
-    requests, outcomes, gpu = _requests(conn, params), _outcomes(conn, params), _gpu(conn, params)
+    read = {n: len(samples[n]["prediction_num"]) for n in names}
+    small = max(read.values(), default=0) <= SHADOW_PRECHECK_MAX
+    ids = _request_ids(conn, window) if small else {}
+    requests, outcomes, gpu = _requests(conn, params), _outcomes(conn, window), _gpu(conn, params)
     features = read_features(conn, window)
     return {
         n: EnvironmentData(
@@ -155,7 +174,8 @@ def _load_window(
             window_s=requests[n][1],
             outcomes=outcomes[n],
             gpu=gpu[n],
-            samples=counts[n],
+            samples=counts.get(n, read[n]),
+            thinned_to=read[n] if n in window.strides else None,
             request_ids=ids.get(n),
         )
         for n in names
@@ -163,11 +183,13 @@ def _load_window(
 
 
 def load_environments(
-    store: Store, service: str, windows: dict[str, tuple[datetime, datetime]]
+    store: Store, service: str, windows: dict[str, tuple[datetime, datetime]], max_samples: int | None = None
 ) -> dict[str, EnvironmentData]:
     """Environments of a service, each over its window (``spec -> (start, end)``; a spec may carry an ``@offset``).
 
     Environments that share a window are read together: one query of each kind for all of them.
+    An environment holding more than ``max_samples`` samples in its window is thinned to about
+    that many (``Window.strides``); its ``samples`` stays the count in the window.
     """
     shared: dict[tuple[datetime, datetime], dict[str, list[str]]] = {}
     for spec, (start, end) in windows.items():
@@ -176,7 +198,8 @@ def load_environments(
     out: dict[str, EnvironmentData] = {}
     with store.engine.connect() as conn:
         for (start, end), specs in shared.items():
-            for name, data in _load_window(conn, service, sorted(specs), start, end).items():
+            window = Window(service, sorted(specs), start, end)
+            for name, data in _load_window(conn, window, max_samples).items():
                 for spec in specs[name]:
                     out[spec] = replace(data, name=spec)
     return out

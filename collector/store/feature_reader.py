@@ -34,6 +34,11 @@ Key = tuple[str, int]  # a snapshot: (agent id, sequence)
 Cuts = dict[Key, np.ndarray]  # positions inside the window, of the snapshots crossing its edges
 
 
+def _where(window: Window) -> str:
+    """The condition of a window's rows: its environments and times, and the snapshots read of a thinned one."""
+    return _WHERE + window.sampled()
+
+
 @dataclass
 class _Summary:
     """One feature of one environment over the window, from the kind counts of its rows."""
@@ -51,27 +56,28 @@ class _Summary:
         return "numeric" if self.numbers else "empty"
 
 
-def _cuts(conn: sa.Connection, params: dict[str, Any]) -> Cuts:
+def _cuts(conn: sa.Connection, window: Window) -> Cuts:
     """For each snapshot crossing an edge of the window, the positions of its samples inside it."""
     sql = (
         "SELECT c.agent_id, c.sequence, array_agg(s.idx ORDER BY s.idx) FROM "
-        f"(SELECT DISTINCT agent_id, sequence FROM feature_columns WHERE {_WHERE} AND {_CROSSING}) c "
+        f"(SELECT DISTINCT agent_id, sequence FROM feature_columns WHERE {_where(window)} AND {_CROSSING}) c "
         "LEFT JOIN samples s ON s.agent_id = c.agent_id AND s.sequence = c.sequence "
         "AND s.ts >= :start AND s.ts < :end GROUP BY c.agent_id, c.sequence"
     )
     return {
         (agent, sequence): np.array([i for i in positions if i is not None], dtype=np.int64)
-        for agent, sequence, positions in q.rows(conn, sql, params)
+        for agent, sequence, positions in q.rows(conn, sql, window.params())
     }
 
 
-def _summaries(conn: sa.Connection, params: dict[str, Any]) -> tuple[dict[str, dict[str, _Summary]], Cuts]:
+def _summaries(conn: sa.Connection, window: Window) -> tuple[dict[str, dict[str, _Summary]], Cuts]:
     """Each feature's kind counts and values in the window, and the cuts of the snapshots crossing its edges."""
-    out: dict[str, dict[str, _Summary]] = {env: {} for env in params["environments"]}
+    out: dict[str, dict[str, _Summary]] = {env: {} for env in window.environments}
+    params = window.params()
     sql = (
         "SELECT environment, feature, sum(numbers), sum(texts) + sum(booleans), "
         f"sum(CASE WHEN {_CROSSING} THEN 0 ELSE length END), sum(CASE WHEN {_CROSSING} THEN 1 ELSE 0 END) "
-        f"FROM feature_columns WHERE {_WHERE} GROUP BY environment, feature"
+        f"FROM feature_columns WHERE {_where(window)} GROUP BY environment, feature"
     )
     crossing = False
     for env, name, numbers, texts, values, crossed in q.rows(conn, sql, params):
@@ -79,8 +85,8 @@ def _summaries(conn: sa.Connection, params: dict[str, Any]) -> tuple[dict[str, d
         crossing = crossing or bool(crossed)
     if not crossing:
         return out, {}
-    cuts = _cuts(conn, params)
-    sql = f"SELECT environment, feature, agent_id, sequence FROM feature_columns WHERE {_WHERE} AND {_CROSSING}"
+    cuts = _cuts(conn, window)
+    sql = f"SELECT environment, feature, agent_id, sequence FROM feature_columns WHERE {_where(window)} AND {_CROSSING}"
     for env, name, agent, sequence in q.rows(conn, sql, params):
         out[env][name].values += len(cuts[(agent, sequence)])
     return out, cuts
@@ -108,13 +114,13 @@ def _keys(cols: dict[str, Any]) -> list[Key]:
     return list(zip(q.texts(cols["agent_id"]), q.texts(cols["sequence"]), strict=True))
 
 
-def _feature_numbers(engine: sa.Engine, query: dict[str, Any], cuts: Cuts) -> np.ndarray:
+def _feature_numbers(engine: sa.Engine, window: Window, name: str, cuts: Cuts) -> np.ndarray:
     """One numeric feature's values as a fresh array, on a connection of its own (the engine reads on threads).
 
     Rows inside the window are unnested by the database (a flat column converts faster than arrays);
     only rows crossing an edge come back as arrays to be cut.
     """
-    where = f"{_WHERE} AND feature = :feature"
+    where, query = f"{_where(window)} AND feature = :feature", window.params(feature=name)
     with engine.connect() as conn:
         whole = q.columns(
             conn, f"SELECT unnest(num) AS num FROM feature_columns WHERE {where} AND NOT {_CROSSING}", query
@@ -130,10 +136,10 @@ def _feature_numbers(engine: sa.Engine, query: dict[str, Any], cuts: Cuts) -> np
     return parts[0] if len(parts) == 1 and parts[0].flags.writeable else np.concatenate(parts)
 
 
-def _text_feature(conn: sa.Connection, query: dict[str, Any], cuts: Cuts) -> FeatureColumn:
+def _text_feature(conn: sa.Connection, window: Window, name: str, cuts: Cuts) -> FeatureColumn:
     """A feature with text values (categories, booleans, or mixed with numbers), read whole."""
-    sql = f"SELECT agent_id, sequence, num, str FROM feature_columns WHERE {_WHERE} AND feature = :feature"
-    cols = q.columns(conn, sql, query)
+    sql = f"SELECT agent_id, sequence, num, str FROM feature_columns WHERE {_where(window)} AND feature = :feature"
+    cols = q.columns(conn, sql, window.params(feature=name))
     nums: list[Any] = []
     texts: list[str | None] = []
     for key, row_nums, row_texts in zip(_keys(cols), q.texts(cols["num"]), q.texts(cols["str"]), strict=True):
@@ -145,14 +151,14 @@ def _text_feature(conn: sa.Connection, query: dict[str, Any], cuts: Cuts) -> Fea
 
 
 def _grouped_numbers(
-    conn: sa.Connection, params: dict[str, Any], summaries: dict[str, dict[str, _Summary]], cuts: Cuts
+    conn: sa.Connection, window: Window, summaries: dict[str, dict[str, _Summary]], cuts: Cuts
 ) -> dict[str, dict[str, FeatureColumn]]:
     """The numeric features of small windows in one query, split by environment and feature."""
     sql = (
-        f"SELECT environment, feature, agent_id, sequence, num FROM feature_columns WHERE {_WHERE} "
+        f"SELECT environment, feature, agent_id, sequence, num FROM feature_columns WHERE {_where(window)} "
         "AND texts = 0 AND booleans = 0"
     )
-    cols = q.columns(conn, sql, params)
+    cols = q.columns(conn, sql, window.params())
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for r, group in enumerate(zip(q.texts(cols["environment"]), q.texts(cols["feature"]), strict=True)):
         groups[group].append(r)
@@ -169,22 +175,22 @@ def _grouped_numbers(
 
 def read_features(conn: sa.Connection, window: Window) -> dict[str, dict[str, FeatureColumn]]:
     """Every feature of each environment of the window, by name."""
-    summaries, cuts = _summaries(conn, window.params())
+    summaries, cuts = _summaries(conn, window)
     small = [
         env
         for env, features in summaries.items()
         if sum(s.values for s in features.values()) <= GROUPED_READ_MAX_VALUES
     ]
-    features = _grouped_numbers(conn, replace(window, environments=small).params(), summaries, cuts) if small else {}
+    features = _grouped_numbers(conn, replace(window, environments=small), summaries, cuts) if small else {}
     out = {}
     for env, named in summaries.items():
         held = dict(features.get(env, {}))
         for name, summary in named.items():
-            query = replace(window, environments=[env]).params(feature=name)
+            alone = replace(window, environments=[env])
             if summary.kind in ("categorical", "mixed"):
-                held[name] = _text_feature(conn, query, cuts)
+                held[name] = _text_feature(conn, alone, name, cuts)
             elif name not in held:
-                load = partial(_feature_numbers, conn.engine, query, cuts)
+                load = partial(_feature_numbers, conn.engine, alone, name, cuts)
                 held[name] = FeatureColumn(summary.kind, load=load, n_total=summary.values)
         out[env] = dict(sorted(held.items()))
     return out

@@ -11,7 +11,8 @@ understands.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -33,12 +34,18 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class Window:
-    """What a reader reads: environments of one service from ``start`` (included) to ``end`` (excluded)."""
+    """What a reader reads: environments of one service from ``start`` (included) to ``end`` (excluded).
+
+    ``strides`` thins an environment whose window holds more samples than an evaluation reads:
+    one snapshot in ``stride`` is read, those whose sequence is a multiple of it (every agent's
+    windows in turn, so the whole window is represented).
+    """
 
     service: str
     environments: list[str]
     start: datetime
     end: datetime
+    strides: Mapping[str, int] = field(default_factory=dict)
 
     def params(self, **extra: Any) -> dict[str, Any]:
         """The query parameters ``:service``, ``:environments``, ``:start`` and ``:end`` (times as stored), and more."""
@@ -49,6 +56,15 @@ class Window:
             "end": naive_utc(self.end),
             **extra,
         }
+
+    def sampled(self, table: str = "") -> str:
+        """SQL to append to a query's condition (``table``: the alias before ``sequence``) that keeps one snapshot
+        in each environment's stride; empty when every snapshot is read."""
+        strides = [int(self.strides.get(name, 1)) for name in self.environments]
+        if all(stride == 1 for stride in strides):
+            return ""
+        when = " ".join(f"WHEN :environments_{i} THEN {stride}" for i, stride in enumerate(strides))
+        return f" AND {table}sequence % (CASE {table}environment {when} ELSE 1 END) = 0"
 
 
 def bind(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from envparity.agent.environ import env_number, env_str
 
+MIN_MAX_SAMPLES = 1_000
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("collector", help="the central collector service")
@@ -111,6 +113,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=env_str("ENVPARITY_WINDOW", "1h"),
         help="data window of scheduled evaluations (default $ENVPARITY_WINDOW or 1h)",
     )
+    serve.add_argument(
+        "--max-samples",
+        type=int,
+        default=int(env_number("ENVPARITY_MAX_SAMPLES", 500_000)),
+        help="samples of an environment an evaluation reads at most; a window holding more is thinned to about "
+        "this many, one snapshot in N (default $ENVPARITY_MAX_SAMPLES or 500000)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -121,6 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise ValueError("give --db PATH or --database-url URL (or ENVPARITY_DB / ENVPARITY_DATABASE_URL)")
     if db and not db.parent.is_dir():
         raise ValueError(f"--db {db}: folder {db.parent} does not exist")
+    if args.max_samples < MIN_MAX_SAMPLES:
+        raise ValueError(f"--max-samples {args.max_samples}: at least {MIN_MAX_SAMPLES:,}, or the checks lack samples")
     _require_free_port(args.host, args.port)
     from envparity.collector.parity.windows import parse_duration
     from envparity.collector.serve import CollectorSettings, serve
@@ -144,6 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
             thresholds_file=args.thresholds,
             evaluate_every_s=args.evaluate_every,
             window=parse_duration(args.window),
+            max_samples=args.max_samples,
             stale_after=parse_duration(args.stale_after),
         )
     )
