@@ -171,7 +171,8 @@ def _insert_fingerprints(conn: sa.Connection, carriers: list[PreparedSnapshot]) 
         conn.execute(pg_insert(schema.fingerprints).values(rows).on_conflict_do_nothing())
 
 
-def _snapshot_row(item: PreparedSnapshot) -> dict[str, Any]:
+def _placed(item: PreparedSnapshot) -> dict[str, Any]:
+    """The columns every row of a snapshot's window carries: its key, its place and its window's times."""
     h = item.snap.header
     return {
         "agent_id": h.agent_id,
@@ -180,6 +181,13 @@ def _snapshot_row(item: PreparedSnapshot) -> dict[str, Any]:
         "environment": h.environment,
         "window_start": naive_utc(h.window_start),
         "window_end": naive_utc(h.window_end),
+    }
+
+
+def _snapshot_row(item: PreparedSnapshot) -> dict[str, Any]:
+    h = item.snap.header
+    return {
+        **_placed(item),
         "received_at": naive_utc(item.received_at),
         "agent_version": h.agent_version,
         "hostname": h.host.hostname,
@@ -243,16 +251,11 @@ def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) ->
 
 
 def _request_window(item: PreparedSnapshot) -> dict[str, Any] | None:
-    req, h = item.snap.requests, item.snap.header
+    req = item.snap.requests
     if req is None:
         return None
     return {
-        "agent_id": h.agent_id,
-        "sequence": h.sequence,
-        "service": h.service,
-        "environment": h.environment,
-        "window_start": naive_utc(h.window_start),
-        "window_end": naive_utc(h.window_end),
+        **_placed(item),
         "requests": req.requests,
         "errors": sum(req.errors.values()),
         "errors_by_class": json.dumps(req.errors),
@@ -264,13 +267,11 @@ def _request_window(item: PreparedSnapshot) -> dict[str, Any] | None:
 
 def _gpu_rows(item: PreparedSnapshot) -> list[dict[str, Any]]:
     h, gpu = item.snap.header, item.snap.gpu
+    placed = _placed(item)
+    del placed["window_start"]  # a GPU row is dated by its window's end alone
     return [
         {
-            "agent_id": h.agent_id,
-            "sequence": h.sequence,
-            "service": h.service,
-            "environment": h.environment,
-            "window_end": naive_utc(h.window_end),
+            **placed,
             "hostname": h.host.hostname,
             "uuid": d.uuid,
             "gpu_index": d.index,
