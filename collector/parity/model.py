@@ -55,6 +55,9 @@ Layer = Literal[
 ]
 LAYERS: tuple[str, ...] = get_args(Layer)
 STATUS_ORDER = {"fail": 0, "warn": 1, "insufficient_data": 2, "ok": 3}
+# How a score reads, in the report's history chart and the dashboards' score panels: amber below the first, red
+# below the second. (The verdict comes from the checks, not from these.)
+SCORE_WARN_BELOW, SCORE_FAIL_BELOW = 95.0, 80.0
 
 
 class Check(BaseModel):

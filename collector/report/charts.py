@@ -17,12 +17,12 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from envparity.collector.parity.model import SCORE_FAIL_BELOW, SCORE_WARN_BELOW
 from envparity.collector.parity.record import EvaluationSummary
 from envparity.collector.report.formatting import number
 
 BASELINE_COLOUR, TARGET_COLOUR = "#4c78a8", "#f58518"
 STATUS_COLOURS = {"fail": "#c0392b", "warn": "#d68910", "ok": "#1e8449"}
-SCORE_WARN_BELOW, SCORE_FAIL_BELOW = 95.0, 80.0
 _AXIS, _GRID, _TEXT = "#888", "#e4e4e4", "#555"
 
 

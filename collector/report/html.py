@@ -16,13 +16,11 @@ from collections.abc import Sequence
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from envparity.collector.parity.model import LAYERS, STATUS_ORDER
+from envparity.collector.parity.model import LAYERS, SCORE_FAIL_BELOW, SCORE_WARN_BELOW, STATUS_ORDER
 from envparity.collector.parity.record import EvaluationRecord, EvaluationSummary
 from envparity.collector.report.causes import HEADING, cause_rows, unexplained_line
 from envparity.collector.report.charts import (
     BASELINE_COLOUR,
-    SCORE_FAIL_BELOW,
-    SCORE_WARN_BELOW,
     TARGET_COLOUR,
     distribution_svg,
     history_svg,

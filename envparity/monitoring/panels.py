@@ -30,6 +30,7 @@ from grafanalib.core import (
 )
 
 from envparity.collector.parity.check_specs import default_threshold
+from envparity.collector.parity.model import SCORE_FAIL_BELOW, SCORE_WARN_BELOW
 from envparity.monitoring.rules import RuleSettings, alert_names, rule_groups
 
 Steps = list[dict[str, Any]]
@@ -43,8 +44,8 @@ PAIR = f'{SERVICE}, baseline="$baseline", target="$target"'
 SIDES = f'{SERVICE}, environment=~"$baseline|$target"'
 SCORE_STEPS: Steps = [
     {"color": "red", "value": None},
-    {"color": "orange", "value": 80},
-    {"color": "green", "value": 95},
+    {"color": "orange", "value": SCORE_FAIL_BELOW},
+    {"color": "green", "value": SCORE_WARN_BELOW},
 ]
 COUNT_STEPS: Steps = [{"color": "green", "value": None}, {"color": "red", "value": 1}]
 _RULES = RuleSettings()  # the committed rules, whose runbook sections the panels link to
