@@ -31,7 +31,7 @@ from envparity.collector.parity.checks.data import (
     schema_checks,
 )
 from envparity.collector.parity.checks.fingerprint import fingerprint_checks
-from envparity.collector.parity.checks.golden import GoldenProbes, golden_checks
+from envparity.collector.parity.checks.golden import GoldenProbes, golden_answered, golden_checks
 from envparity.collector.parity.checks.infrastructure import infrastructure_checks
 from envparity.collector.parity.checks.outcome import outcome_checks
 from envparity.collector.parity.checks.prediction import prediction_drift_checks, shadow_checks
@@ -230,7 +230,7 @@ def evaluate(
     """
     started = time.perf_counter()
     t = thresholds
-    checks = infrastructure_checks(base, target, t) + presence_checks(base, target, t)
+    checks = infrastructure_checks(base, target, t) + presence_checks(base, target, t, golden_answered(golden))
     compared = _comparisons(base, target, t)
     judged = _judged(compared, t, checks)
     checks += _resolve(judged, _missing_values(base, target, compared, t), t)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from envparity.agent.wire import LATENCY_BUCKETS_S, RequestAggregates
+from envparity.collector.parity.checks.golden import GoldenProbes, ProbeAnswers
 from envparity.collector.parity.dataset import EnvironmentData, FeatureColumn
 from envparity.collector.parity.engine import evaluate
 from envparity.collector.parity.evaluation import Evaluation
@@ -86,6 +87,18 @@ def test_a_baseline_without_rows_fails_unless_it_is_the_targets_own_history():
     history = evaluate("svc", empty, _environment(rng, "production", 500), Thresholds())
     assert history.status == "ok" and _by_key(history)[("samples", "samples")].status == "insufficient_data"
     nothing = evaluate("svc", EnvironmentData("b"), EnvironmentData("t"), Thresholds())
+    assert nothing.status == "fail" and "no data in either environment" in nothing.checks[0].detail
+
+
+def test_environments_answering_only_golden_probes_are_judged_on_those():
+    """A pair that records no samples but answers the golden probes (a probe-only canary) is not 'no data'."""
+    answers = ProbeAnswers(outputs={"case-1": {"score": 0.5}})
+    probed = evaluate(
+        "svc", EnvironmentData("b"), EnvironmentData("t"), Thresholds(), golden=GoldenProbes(answers, answers)
+    )
+    assert probed.status == "ok" and [(c.check, c.subject) for c in probed.checks] == [("golden", "score")]
+    unanswered = GoldenProbes(ProbeAnswers(), ProbeAnswers())
+    nothing = evaluate("svc", EnvironmentData("b"), EnvironmentData("t"), Thresholds(), golden=unanswered)
     assert nothing.status == "fail" and "no data in either environment" in nothing.checks[0].detail
 
 

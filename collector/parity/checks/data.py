@@ -36,12 +36,12 @@ def _holds_aggregates(env: EnvironmentData) -> bool:
     return bool(env.requests and env.requests.requests) or env.gpu is not None
 
 
-def presence_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds) -> list[Check]:
+def presence_checks(base: EnvironmentData, target: EnvironmentData, t: Thresholds, probed: bool = False) -> list[Check]:
     """A failure when an environment holds no samples (rows) while the other does, or neither holds anything.
 
     An earlier window of the target itself (``production@24h``) without samples is history not
-    recorded yet: not judged. Environments that both report only request or GPU aggregates are
-    compared on those alone.
+    recorded yet: not judged. Environments that both report only request or GPU aggregates, or
+    only answers to golden probes (``probed``), are compared on those alone.
     """
     nb, nt = base.samples, target.samples
     if nb and nt:
@@ -52,7 +52,7 @@ def presence_checks(base: EnvironmentData, target: EnvironmentData, t: Threshold
         return [_samples(t, 0.0, "insufficient_data", f"no data in {base.name} yet: nothing to compare with")]
     if nt:
         return [_samples(t, 0.0, "fail", f"no data in the baseline: 0 samples against {nt:,} in the target")]
-    if _holds_aggregates(base) or _holds_aggregates(target):
+    if probed or _holds_aggregates(base) or _holds_aggregates(target):
         return []
     return [_samples(t, 0.0, "fail", "no data in either environment: nothing was compared")]
 

@@ -47,6 +47,11 @@ def difference(a: Answer, b: Answer) -> float:
     return 0.0 if a == b else 1.0
 
 
+def golden_answered(golden: GoldenProbes | None) -> bool:
+    """Whether either environment answered (or failed) a golden probe in the window."""
+    return golden is not None and any(a.outputs or a.failures for a in (golden.baseline, golden.target))
+
+
 def golden_checks(golden: GoldenProbes | None, t: Thresholds) -> list[Check]:
     """A ``golden`` check per output answered in either environment; none when neither was probed."""
     if golden is None:
