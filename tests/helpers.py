@@ -28,6 +28,14 @@ def envparity_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "envparity", *args]
 
 
+def agent_run_args(url: str, spool: Path, *extra: str, environment: str = "staging") -> list[str]:
+    """``agent run`` arguments of an agent of fraud/``environment`` pushing to ``url`` and spooling in ``spool``."""
+    return [
+        *("agent", "run", "--collector", url, "--service", "fraud"),
+        *("--environment", environment, "--spool", str(spool), *extra),
+    ]
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from helpers import free_port, run_cli
+from helpers import agent_run_args, free_port, run_cli
 from stand_in_servers import loopback_server
 
 from envparity.agent.fingerprint import FingerprintSources
@@ -23,21 +23,7 @@ from envparity.agent.spool import Spool, SpoolLocked
 
 
 def agent_args(url: str, spool: Path, environment: str = "staging") -> list[str]:
-    return [
-        "agent",
-        "run",
-        "--once",
-        "--collector",
-        url,
-        "--service",
-        "fraud",
-        "--environment",
-        environment,
-        "--spool",
-        str(spool),
-        "--env-prefix",
-        "ENVPARITY_TEST_",
-    ]
+    return agent_run_args(url, spool, "--once", "--env-prefix", "ENVPARITY_TEST_", environment=environment)
 
 
 def stored_sequences(url: str) -> list[int]:

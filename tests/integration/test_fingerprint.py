@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from helpers import run_cli
+from helpers import agent_run_args, envparity_cmd, run_cli
 
 from envparity.agent.fingerprint import FingerprintSources, take_fingerprint
 from envparity.agent.fingerprint.code import packages_from
@@ -229,26 +229,10 @@ def test_canary_secrets_appear_nowhere(tmp_path, start_collector):
     db = tmp_path / "store.duckdb"
     collector = start_collector(f"duckdb:///{db}")
     agent = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "envparity",
-            "agent",
-            "run",
-            "--once",
-            "--collector",
-            collector.url,
-            "--service",
-            "fraud",
-            "--environment",
-            "staging",
-            "--spool",
-            str(tmp_path / "spool"),
-            "--env-prefix",
-            "ENVPARITY_TEST_",
-            "--config-file",
-            str(config),
-        ],
+        envparity_cmd(
+            *agent_run_args(collector.url, tmp_path / "spool", "--once", "--env-prefix", "ENVPARITY_TEST_"),
+            *("--config-file", str(config)),
+        ),
         capture_output=True,
         text=True,
         env={**canaries, "ENVPARITY_LOG_LEVEL": "DEBUG", "PATH": "/usr/bin:/bin"},

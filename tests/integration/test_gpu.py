@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, agent_run_args, envparity_cmd, run_cli
 
 SOURCE = REPO / "tests" / "fake_nvml" / "fake_nvml.c"
 
@@ -133,27 +133,10 @@ def test_agent_reports_gpu_windows_to_the_collector(fake_nvml, tmp_path, start_c
     db = tmp_path / "store.duckdb"
     collector = start_collector(f"duckdb:///{db}")
     agent = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "envparity",
-            "agent",
-            "run",
-            "--collector",
-            collector.url,
-            "--service",
-            "fraud",
-            "--environment",
-            "staging",
-            "--spool",
-            str(tmp_path / "spool"),
-            "--env-prefix",
-            "NONE_",
-            "--window",
-            "0.5",
-            "--gpu-interval",
-            "0.1",
-        ],
+        envparity_cmd(
+            *agent_run_args(collector.url, tmp_path / "spool", "--env-prefix", "NONE_"),
+            *("--window", "0.5", "--gpu-interval", "0.1"),
+        ),
         env={**os.environ, **nvml_env(fake_nvml, lost="1:0.5:2.0")},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

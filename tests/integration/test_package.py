@@ -9,7 +9,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, agent_run_args
 
 LEAN_FORBIDDEN = ("duckdb", "scipy", "pandas", "fastapi", "sqlalchemy", "numpy", "uvicorn")
 
@@ -57,20 +57,7 @@ def test_agent_extra_is_lean_and_pushes(lean_venv, start_collector, tmp_path):
     assert subprocess.run([cli, "agent", "--help"], capture_output=True).returncode == 0
     collector = start_collector(f"duckdb:///{tmp_path / 'c.duckdb'}")
     pushed = subprocess.run(
-        [
-            cli,
-            "agent",
-            "run",
-            "--once",
-            "--collector",
-            collector.url,
-            "--service",
-            "fraud",
-            "--environment",
-            "lean",
-            "--spool",
-            str(tmp_path / "spool"),
-        ],
+        [cli, *agent_run_args(collector.url, tmp_path / "spool", "--once", environment="lean")],
         capture_output=True,
         text=True,
         cwd=tmp_path,
