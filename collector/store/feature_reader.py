@@ -7,7 +7,8 @@ per-kind counts without reading a value (for a snapshot crossing an edge, the ki
 cover all its samples). Numeric features of small windows are read in one query; beyond
 ``GROUPED_READ_MAX_VALUES`` values per environment each feature is read when the engine
 compares it (on the engine's threads, on a connection of its own), so that memory holds
-the features being compared rather than the window.
+the features being compared rather than the window. A thinned window (``Window.strides``)
+is read one snapshot in N in every query, so its kinds, counts and values agree.
 """
 
 from __future__ import annotations
