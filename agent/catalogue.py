@@ -94,6 +94,20 @@ METRICS: tuple[MetricSpec, ...] = (
         "seconds",
     ),
     MetricSpec("envparity_rows_stored_total", "counter", "Rows written to the store, by table.", ("table",)),
+    MetricSpec(
+        "envparity_store_memory_bytes",
+        "gauge",
+        "Memory DuckDB's buffer manager holds (duckdb_memory()); past its limit it spills to disk. DuckDB only.",
+        (),
+        "bytes",
+    ),
+    MetricSpec(
+        "envparity_store_memory_limit_bytes",
+        "gauge",
+        "DuckDB's memory limit (--duckdb-memory-limit). DuckDB only.",
+        (),
+        "bytes",
+    ),
     # --- collector: what the environments report --------------------------------------------
     MetricSpec(
         "envparity_environment_last_snapshot_timestamp_seconds",

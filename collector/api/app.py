@@ -26,6 +26,7 @@ from envparity.collector.exporter.environment import FreshnessCollector, Traffic
 from envparity.collector.exporter.gpu import DEFAULT_STALE_AFTER, GpuCollector
 from envparity.collector.exporter.ingest import CollectorMetrics
 from envparity.collector.exporter.parity import ParityCollector
+from envparity.collector.exporter.store import StoreMemoryCollector
 from envparity.collector.service import ParityService
 from envparity.collector.store import Store
 
@@ -56,6 +57,7 @@ def create_app(
         GpuCollector(store, stale_after),
         state.traffic,
         FreshnessCollector(store, stale_after),
+        StoreMemoryCollector(store),
     ):
         state.metrics.registry.register(collector)
     # The description and its pages are routes of doc_routes, behind a read token.

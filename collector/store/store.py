@@ -51,7 +51,9 @@ class Store:
         self.url = url
         self.is_duckdb = url.startswith("duckdb")
         # DuckDB's memory and threads bounded (default: 1 GiB or a quarter of the memory, whichever is smaller).
-        connect_args = {"config": duckdb_config(duckdb_memory_limit)} if self.is_duckdb else {}
+        config = duckdb_config(duckdb_memory_limit) if self.is_duckdb else None
+        self.memory_limit = int(str(config["memory_limit"]).removesuffix("B")) if config else None  # DuckDB's
+        connect_args = {"config": config} if config else {}
         self.engine = sa.create_engine(url, pool_pre_ping=not self.is_duckdb, connect_args=connect_args)
         # DuckDB has one writer per process; serialising writes avoids conflict aborts.
         self._write_lock = threading.Lock() if self.is_duckdb else None
@@ -259,6 +261,14 @@ class Store:
 
     def latest_fingerprint(self, service: str, environment: str) -> Fingerprint | None:
         return self.latest_fingerprints(service, [environment]).get(environment)
+
+    def memory_used(self) -> int | None:
+        """Bytes DuckDB's buffer manager holds now (None on another database)."""
+        if not self.is_duckdb:
+            return None
+        with self.engine.connect() as conn:
+            used = conn.execute(sa.text("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"))
+            return int(used.scalar_one())
 
     def row_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
