@@ -14,8 +14,14 @@ FUNCTIONS = {
     "vector", "absent", "label_replace", "clamp_min", "clamp_max", "abs", "scalar", "topk", "bottomk",
 }  # fmt: skip
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset"}
-# series Prometheus writes itself, with their own labels (an alert's series also carry its rule's labels)
-PROMETHEUS_SERIES = {"up": {"job", "instance"}, "ALERTS": {"severity"}, "ALERTS_FOR_STATE": {"severity"}}
+# series Prometheus writes itself, with their own labels (an alert's series also carry its rule's labels), and
+# the collector's process series, which prometheus-client writes
+PROMETHEUS_SERIES = {
+    "up": {"job", "instance"},
+    "ALERTS": {"severity"},
+    "ALERTS_FOR_STATE": {"severity"},
+    "process_resident_memory_bytes": {"job", "instance"},
+}
 _MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"')
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

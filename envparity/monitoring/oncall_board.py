@@ -19,7 +19,16 @@ from envparity.monitoring.panels import (
     table,
     timeseries,
 )
-from envparity.monitoring.promql import FAIL, FAILING, checks, collector_up, judged_like, select, value_while
+from envparity.monitoring.promql import (
+    FAIL,
+    FAILING,
+    checks,
+    collector_resident_memory,
+    collector_up,
+    judged_like,
+    select,
+    value_while,
+)
 from envparity.monitoring.rules import RuleSettings
 
 _LATENCY = "latency_p99_ratio"  # its threshold judges every latency ratio
@@ -139,7 +148,7 @@ def _collector() -> Row:
                 above(stalled_s),
                 alerts=["EnvParityEvaluationStalled"],
             ),
-            12,
+            8,
         ),
         (
             timeseries(
@@ -150,7 +159,22 @@ def _collector() -> Row:
                 below(1),
                 alerts=["EnvParityCollectorDown"],
             ),
-            12,
+            8,
+        ),
+        (
+            timeseries(
+                "Collector memory",
+                "The collector's resident memory, and of it what DuckDB's buffer manager holds, under its limit "
+                "(--duckdb-memory-limit; DuckDB only). Resident memory rising while DuckDB's buffers stay flat is "
+                "the process itself.",
+                "bytes",
+                [
+                    (collector_resident_memory(_RULES.collector_job, SCOPE), "resident {{instance}}"),
+                    (select("envparity_store_memory_bytes", SCOPE), "DuckDB buffers {{instance}}"),
+                    (select("envparity_store_memory_limit_bytes", SCOPE), "DuckDB limit {{instance}}"),
+                ],
+            ),
+            8,
         ),
     ]
 

@@ -77,3 +77,8 @@ def value_while(matchers: str, status: str) -> str:
 def collector_up(job: str, matchers: str = "") -> str:
     """Prometheus's own ``up`` series of the collector's scrape job (not in the catalogue: Prometheus writes it)."""
     return f'up{{job="{job}"{", " + matchers if matchers else ""}}}'
+
+
+def collector_resident_memory(job: str, matchers: str = "") -> str:
+    """The collector process's resident memory (prometheus-client's process collector, not in the catalogue)."""
+    return f'process_resident_memory_bytes{{job="{job}"{", " + matchers if matchers else ""}}}'
