@@ -4,12 +4,13 @@ A real collector process (``--evaluate-every 5``, the default DuckDB memory
 limit) on a DuckDB file in a temporary folder; ``--agents`` simulated agents, one
 thread each, post a gzip snapshot of 500 samples x 20 features every
 ``--period`` seconds (2-3 environments of one service, so the evaluation has
-pairs). The collector's RSS is sampled every 5 s. Prints the curve's start, max,
-end and the slope of its last half; exits 1 when the max exceeds
+pairs). The collector's RSS is sampled every 5 s, with DuckDB's buffer memory
+(``envparity_store_memory_bytes``). Prints the curve's start, max, end and the
+slope of its last half, of the RSS and of the RSS less DuckDB's buffers; exits 1 when the max exceeds
 ``--ceiling-mib`` or a snapshot was not acknowledged. The driver is
 ``tests/soak_driver.py``, shared with ``tests/integration/test_soak.py``.
 
-    .venv/bin/python benchmarks/soak.py [--agents 50] [--minutes 10] [--ceiling-mib 1536]
+    .venv/bin/python benchmarks/soak.py [--agents 50] [--minutes 10] [--ceiling-mib 1536] [--duckdb-memory-limit 256MiB]
 """
 
 from __future__ import annotations
@@ -34,18 +35,17 @@ def main() -> int:
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--evaluate-every", type=float, default=5.0)
     parser.add_argument("--ceiling-mib", type=float, default=1536.0)
+    parser.add_argument("--duckdb-memory-limit", help="the collector's --duckdb-memory-limit (default: its own)")
     args = parser.parse_args()
     print(
         f"soak: {args.agents} agents, {args.samples} samples x {args.features} features every {args.period:g} s, "
         f"{args.minutes:g} min, evaluation every {args.evaluate_every:g} s, {os.cpu_count()} CPUs",
         flush=True,
     )
+    limit = ("--duckdb-memory-limit", args.duckdb_memory_limit) if args.duckdb_memory_limit else ()
     with (
         tempfile.TemporaryDirectory(prefix="envparity-soak-") as tmp,
-        collector(Path(tmp), args.evaluate_every) as (
-            url,
-            pid,
-        ),
+        collector(Path(tmp), args.evaluate_every, *limit) as (url, pid),
     ):
         result = soak(url, pid, args.agents, args.minutes * 60, args.period, args.samples, args.features, progress=True)
     print(result.summary())

@@ -8,9 +8,14 @@ features by default, timestamps of now, so that the evaluation's window holds
 them) every ``period_s`` seconds, with its own ``agent_id`` and an increasing
 ``sequence``. Agents are spread over the environments of one service, so the
 evaluation has pairs to compare. A 429 is waited out (``Retry-After``) and the
-snapshot sent again, as an agent does. The collector's resident memory (its
+snapshot sent again, as an agent does; so is a connection the collector closed as
+the post went out (an agent retries those with backoff), counted in
+``transport_retries``, up to ``TRANSPORT_ATTEMPTS`` attempts. The collector's resident memory (its
 process and any children, ``VmRSS`` of ``/proc/PID/status``) is sampled every
-``sample_every_s`` seconds.
+``sample_every_s`` seconds, with what DuckDB's buffer manager holds of it (the
+collector's ``envparity_store_memory_bytes``), so that the curve of the rest, the
+process's own memory, can be told from DuckDB caching the growing database up to
+its limit.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from envparity.localservers import free_port, wait_for_http
 HEADERS = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
 ENVIRONMENTS = ("production", "staging", "canary")
 SERVICE = "soak"
+TRANSPORT_ATTEMPTS = 4  # as the agent's Pusher: a transport error is retried with backoff
 
 
 @contextlib.contextmanager
@@ -128,9 +134,11 @@ class SoakResult:
     """What the agents saw and the collector's RSS curve: ``(seconds since start, MiB)`` pairs."""
 
     curve: list[tuple[float, float]] = field(default_factory=list)
+    store_mib: list[float] = field(default_factory=list)  # DuckDB's share of each point of the curve
     sent: int = 0
     acked: int = 0
     refused: int = 0
+    transport_retries: int = 0
     failures: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -138,32 +146,48 @@ class SoakResult:
     def peak_mib(self) -> float:
         return max(mib for _, mib in self.curve)
 
-    def late_slope_mib_per_min(self) -> float:
-        """Least-squares slope of the RSS over the last half of the run, MiB per minute."""
-        late = self.curve[len(self.curve) // 2 :]
+    @property
+    def process_curve(self) -> list[tuple[float, float]]:
+        """The RSS less DuckDB's buffer memory: the process's own."""
+        return [(t, mib - store) for (t, mib), store in zip(self.curve, self.store_mib, strict=True)]
+
+    @staticmethod
+    def late_slope_mib_per_min(curve: list[tuple[float, float]]) -> float:
+        """Least-squares slope of a curve over the last half of the run, MiB per minute."""
+        late = curve[len(curve) // 2 :]
         if len(late) < 2:
             return float("nan")
         t, mib = np.array(late).T
         return float(np.polyfit(t / 60, mib, 1)[0])
 
     def summary(self) -> str:
+        rest = self.process_curve
         return (
             f"RSS start {self.curve[0][1]:.0f} MiB, max {self.peak_mib:.0f} MiB, end {self.curve[-1][1]:.0f} MiB, "
-            f"last-half slope {self.late_slope_mib_per_min():+.1f} MiB/min; "
+            f"last-half slope {self.late_slope_mib_per_min(self.curve):+.1f} MiB/min; of it DuckDB's buffers "
+            f"max {max(self.store_mib):.0f} MiB, the rest start {rest[0][1]:.0f}, max {max(m for _, m in rest):.0f}, "
+            f"end {rest[-1][1]:.0f} MiB, last-half slope {self.late_slope_mib_per_min(rest):+.1f} MiB/min; "
             f"{self.acked}/{self.sent} snapshots acknowledged, {self.refused} refused (429, retried), "
-            f"{len(self.failures)} failures"
+            f"{self.transport_retries} transport errors retried, {len(self.failures)} failures"
         )
 
 
 def _deliver(client: httpx.Client, url: str, body: bytes, result: SoakResult) -> None:
     """Post until the collector answers other than 429; record an acknowledgement or a failure."""
+    transport_errors = 0
     while True:
         try:
             response = client.post(f"{url}/v1/snapshots", content=body)
-        except httpx.HTTPError as exc:
+        except httpx.TransportError as exc:
+            transport_errors += 1
+            if transport_errors == TRANSPORT_ATTEMPTS:
+                with result.lock:
+                    result.failures.append(f"{type(exc).__name__}: {exc}")
+                return
             with result.lock:
-                result.failures.append(f"{type(exc).__name__}: {exc}")
-            return
+                result.transport_retries += 1
+            time.sleep(0.5 * 2**transport_errors)
+            continue
         if response.status_code != 429:
             break
         with result.lock:
@@ -174,6 +198,16 @@ def _deliver(client: httpx.Client, url: str, body: bytes, result: SoakResult) ->
             result.acked += 1
         else:
             result.failures.append(f"{response.status_code} {response.text[:200]}")
+
+
+def store_mib(url: str) -> float:
+    """DuckDB's buffer memory as the collector exports it, MiB (0 when it cannot be read)."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return 0.0
+    line = next((x for x in text.splitlines() if x.startswith("envparity_store_memory_bytes ")), "")
+    return float(line.split()[1]) / (1 << 20) if line else 0.0
 
 
 def soak(
@@ -212,8 +246,13 @@ def soak(
     while True:
         elapsed = time.monotonic() - started
         result.curve.append((elapsed, rss_mib(pid)))
+        result.store_mib.append(store_mib(url))
         if progress:
-            print(f"  {elapsed:6.0f} s  RSS {result.curve[-1][1]:7.0f} MiB  acked {result.acked}", flush=True)
+            print(
+                f"  {elapsed:6.0f} s  RSS {result.curve[-1][1]:7.0f} MiB (DuckDB {result.store_mib[-1]:5.0f})  "
+                f"acked {result.acked}",
+                flush=True,
+            )
         if elapsed >= seconds:
             break
         time.sleep(min(sample_every_s, seconds - elapsed))
@@ -221,4 +260,5 @@ def soak(
     for thread in threads:
         thread.join()
     result.curve.append((time.monotonic() - started, rss_mib(pid)))
+    result.store_mib.append(store_mib(url))
     return result
