@@ -37,12 +37,23 @@ from helpers import base_fingerprint, envparity_cmd
 
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import Sample
+from envparity.collector.store.resources import default_memory_limit, parse_size
 from envparity.localservers import free_port, wait_for_http
 
 HEADERS = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
 ENVIRONMENTS = ("production", "staging", "canary")
 SERVICE = "soak"
 TRANSPORT_ATTEMPTS = 4  # as the agent's Pusher: a transport error is retried with backoff
+# The collector's memory is DuckDB's (its buffer manager caches the database and holds what a query reads, up to
+# --duckdb-memory-limit) plus the process's own: Python, the HTTP service, an evaluation's arrays (at most about
+# --max-samples per environment) and the C heap. The ceiling of a soak is the one plus a budget for the other.
+PROCESS_BUDGET_MIB = 768
+
+
+def ceiling_mib(duckdb_memory_limit: str | None) -> float:
+    """DuckDB's memory limit (the collector's default when None) plus the process's own budget, MiB."""
+    limit = parse_size(duckdb_memory_limit) if duckdb_memory_limit else default_memory_limit()
+    return limit / (1 << 20) + PROCESS_BUDGET_MIB
 
 
 @contextlib.contextmanager
