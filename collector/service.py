@@ -95,6 +95,8 @@ class ParityService:
         window: timedelta = timedelta(hours=1),
         max_samples: int | None = DEFAULT_MAX_SAMPLES,
     ):
+        if max_samples is not None and max_samples < 1:
+            raise ValueError(f"max_samples {max_samples}: at least 1")
         self.store, self.config, self.window, self.max_samples = store, config or ParityConfig(), window, max_samples
         self._exported: dict[Pair, EvaluationRecord] = {}
         self.last_success: float | None = None

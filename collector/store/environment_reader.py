@@ -118,32 +118,36 @@ def _gpu_usage(rows: list[q.Row]) -> GpuUsage | None:
 SHADOW_PRECHECK_MAX = 50_000
 
 
-def _environment_index(names: list[str]) -> str:
-    """SQL for each row's environment as its position in ``names`` (``:environments_i`` as ``bind`` names them)."""
-    return "CASE environment " + " ".join(f"WHEN :environments_{i} THEN {i}" for i in range(len(names))) + " END"
+_SAMPLES = "FROM samples WHERE " + _WHERE.format(ts="ts")
 
 
 def _request_ids(conn: sa.Connection, window: Window) -> dict[str, Any]:
+    """Every request id of the window, unthinned: shadow pairs are matched over the whole window (``load_shadow``)."""
     names = window.environments
-    sql = (
-        f"SELECT {_environment_index(names)} AS environment, request_id FROM samples "
-        f"WHERE {_WHERE.format(ts='ts')}{window.sampled()}"
-    )
+    sql = f"SELECT {window.environment_index()} AS environment, request_id {_SAMPLES}"
     parts = q.split(q.columns(conn, sql, window.params()), len(names))
     return {n: parts[i]["request_id"] for i, n in enumerate(names)}
+
+
+# A thinned environment keeps at least about this many snapshots: its sequence numbers are only known to be
+# distinct, so a stride close to their number could pick none.
+MIN_THINNED_SNAPSHOTS = 4
+
+
+def _stride(samples: int, sequences: int, max_samples: int) -> int:
+    """One snapshot in how many to read so that about ``max_samples`` of ``samples`` are (1: all of them)."""
+    return max(1, min(-(-samples // max_samples), sequences // MIN_THINNED_SNAPSHOTS))
 
 
 def _thinned(conn: sa.Connection, window: Window, max_samples: int) -> tuple[Window, dict[str, int]]:
     """The window with a stride for each environment holding more than ``max_samples`` samples (about that many
     are read), and every environment's count of samples in the window."""
     names = window.environments
-    sql = (
-        f"SELECT {_environment_index(names)} AS environment, count(*) FROM samples "
-        f"WHERE {_WHERE.format(ts='ts')} GROUP BY 1"
-    )
-    counts = dict.fromkeys(names, 0) | {names[int(i)]: int(n) for i, n in q.rows(conn, sql, window.params())}
-    strides = {name: -(-count // max_samples) for name, count in counts.items() if count > max_samples}
-    return replace(window, strides=strides), counts
+    sql = f"SELECT {window.environment_index()}, count(*), count(DISTINCT sequence) {_SAMPLES} GROUP BY 1"
+    found = {names[int(i)]: (int(n), int(sequences)) for i, n, sequences in q.rows(conn, sql, window.params())}
+    strides = {name: _stride(n, sequences, max_samples) for name, (n, sequences) in found.items()}
+    counts = dict.fromkeys(names, 0) | {name: n for name, (n, _) in found.items()}
+    return replace(window, strides={name: k for name, k in strides.items() if k > 1}), counts
 
 
 def _load_window(conn: sa.Connection, window: Window, max_samples: int | None) -> dict[str, EnvironmentData]:
@@ -153,14 +157,11 @@ def _load_window(conn: sa.Connection, window: Window, max_samples: int | None) -
     counts: dict[str, int] = {}
     if max_samples is not None:
         window, counts = _thinned(conn, window, max_samples)
-    sql = (
-        f"SELECT {_environment_index(names)} AS environment, prediction_num, confidence "
-        f"FROM samples WHERE {_WHERE.format(ts='ts')}{window.sampled()}"
-    )
+    sql = f"SELECT {window.environment_index()} AS environment, prediction_num, confidence {_SAMPLES}{window.sampled()}"
     parts = q.split(q.columns(conn, sql, params), len(names))
     samples = {n: parts[i] for i, n in enumerate(names)}
     read = {n: len(samples[n]["prediction_num"]) for n in names}
-    small = max(read.values(), default=0) <= SHADOW_PRECHECK_MAX
+    small = max((counts or read).values(), default=0) <= SHADOW_PRECHECK_MAX
     ids = _request_ids(conn, window) if small else {}
     requests, outcomes, gpu = _requests(conn, params), _outcomes(conn, window), _gpu(conn, params)
     features = read_features(conn, window)

@@ -11,7 +11,7 @@ understands.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -57,14 +57,23 @@ class Window:
             **extra,
         }
 
+    def per_environment(self, values: Sequence[object], table: str = "") -> str:
+        """SQL of the ``i``-th of ``values`` for a row of the ``i``-th environment (``:environments_i``, as ``bind``
+        names the items of ``:environments``); ``table``: the alias before ``environment``."""
+        when = " ".join(f"WHEN :environments_{i} THEN {value}" for i, value in enumerate(values))
+        return f"(CASE {table}environment {when} END)"
+
+    def environment_index(self) -> str:
+        """SQL for each row's environment as its position in ``environments``."""
+        return self.per_environment(range(len(self.environments)))
+
     def sampled(self, table: str = "") -> str:
         """SQL to append to a query's condition (``table``: the alias before ``sequence``) that keeps one snapshot
         in each environment's stride; empty when every snapshot is read."""
         strides = [int(self.strides.get(name, 1)) for name in self.environments]
         if all(stride == 1 for stride in strides):
             return ""
-        when = " ".join(f"WHEN :environments_{i} THEN {stride}" for i, stride in enumerate(strides))
-        return f" AND {table}sequence % (CASE {table}environment {when} ELSE 1 END) = 0"
+        return f" AND {table}sequence % {self.per_environment(strides, table)} = 0"
 
 
 def bind(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:

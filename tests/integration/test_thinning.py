@@ -1,10 +1,11 @@
 """An evaluation reads about ``max_samples`` of an environment whose window holds more; both backends.
 
-The store holds two environments of 3 agents x 24 snapshots x 50 samples (3,600 samples
-each), the staging one with feature ``x`` shifted by one standard deviation. With
-``max_samples=1000`` each environment is read one snapshot in four (sequence a multiple of
-4), so the values read are exactly those of these snapshots inside the window, computed here
-from the generated data; the drift is still found and the identical feature still passes.
+The store holds production, 3 agents x 24 snapshots x 50 samples, and staging, one such
+agent, with feature ``x`` shifted by one standard deviation. With ``max_samples=1100``
+production (3,150 samples in the window) is read one snapshot in three (sequence a multiple
+of 3) and staging (1,050) whole, so the values read are exactly those of these snapshots
+inside the window, computed here from the generated data; the drift is still found and the
+identical feature still passes.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from envparity.collector.parity.model import ParityConfig
 from envparity.collector.report.html import render_report
 from envparity.collector.service import ParityService
 from envparity.collector.store import Store, feature_reader
-from envparity.collector.store.environment_reader import load_environments
+from envparity.collector.store.environment_reader import _stride, load_environments
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-AGENTS, SNAPSHOTS, PER_SNAPSHOT, MAX_SAMPLES = 3, 24, 50, 1_000
+SNAPSHOTS, PER_SNAPSHOT, MAX_SAMPLES = 24, 50, 1_100
 SHIFT = {"production": 0.0, "staging": 1.0}
+AGENTS = {"production": 3, "staging": 1}
+STRIDE = {"production": 3, "staging": 1}
+IN_WINDOW = {env: 21 * PER_SNAPSHOT * agents for env, agents in AGENTS.items()}
 
 
 def _ts(sequence: int, i: int) -> datetime:
@@ -38,7 +42,7 @@ def _x(env: str, agent: int, sequence: int) -> np.ndarray:
 def _store(url: str) -> Store:
     store = Store(url)
     for env in SHIFT:
-        for agent in range(AGENTS):
+        for agent in range(AGENTS[env]):
             for sequence in range(SNAPSHOTS):
                 x = _x(env, agent, sequence)
                 samples = [
@@ -67,7 +71,7 @@ def _expected(env: str, stride: int) -> np.ndarray:
     return np.sort(
         [
             value
-            for agent in range(AGENTS)
+            for agent in range(AGENTS[env])
             for sequence in range(0, SNAPSHOTS, stride)
             for i, value in enumerate(_x(env, agent, sequence))
             if start <= _ts(sequence, i) < end
@@ -87,20 +91,18 @@ def test_a_large_window_is_read_one_snapshot_in_n(store_url, monkeypatch, groupe
         read = {env: np.sort(data.features["x"].numbers()) for env, data in thinned.items()}  # type: ignore[arg-type]
     finally:
         store.close()
-    in_window = 21 * PER_SNAPSHOT * AGENTS
-    stride = -(-in_window // MAX_SAMPLES)
-    assert stride == 4
+    assert read["production"].size == 7 * PER_SNAPSHOT * 3 and read["staging"].size == IN_WINDOW["staging"]
     for env, data in thinned.items():
-        assert whole[env].samples == data.samples == in_window and whole[env].thinned_to is None
-        expected = _expected(env, stride)
+        assert whole[env].samples == data.samples == IN_WINDOW[env]
+        expected = _expected(env, STRIDE[env])
         np.testing.assert_array_equal(read[env], expected)
-        assert data.thinned_to == expected.size and data.features["x"].n_total == expected.size
+        assert data.thinned_to == (expected.size if STRIDE[env] > 1 else None)
+        assert data.features["x"].n_total == expected.size
         assert data.predictions is not None and data.predictions.size == expected.size
-        assert (
-            data.features["colour"].categories is not None and len(data.features["colour"].categories) == expected.size
-        )
-        assert data.outcomes is not None and data.outcomes.actual.size == len(range(4, 22, stride)) * AGENTS
-    assert MAX_SAMPLES * 0.5 < read["production"].size <= MAX_SAMPLES * 1.2
+        colours = data.features["colour"].categories
+        assert colours is not None and len(colours) == expected.size
+        outcomes = sum(sequence % STRIDE[env] == 0 for sequence in range(2, 23)) * AGENTS[env]
+        assert data.outcomes is not None and data.outcomes.actual.size == outcomes
 
 
 def test_a_thinned_evaluation_still_finds_the_drift_and_counts_what_it_compared(store_url):
@@ -112,17 +114,38 @@ def test_a_thinned_evaluation_still_finds_the_drift_and_counts_what_it_compared(
         store.close()
     status = {(c.subject, c.check): c.status for c in evaluation.checks}
     assert status[("x", "psi")] == "fail" and status[("same", "psi")] == "ok"
-    compared = _expected("production", 4).size
+    compared = _expected("production", 3).size
     assert evaluation.counts == {
-        "baseline_samples": 21 * PER_SNAPSHOT * AGENTS,
-        "target_samples": 21 * PER_SNAPSHOT * AGENTS,
+        "baseline_samples": IN_WINDOW["production"],
+        "target_samples": IN_WINDOW["staging"],
         "baseline_compared": compared,
-        "target_compared": compared,
+        "target_compared": IN_WINDOW["staging"],
     }
-    assert f"Samples: baseline {21 * PER_SNAPSHOT * AGENTS} ({compared} compared," in render_report(evaluation)
+    line = f"Samples: baseline 3150 ({compared} compared: about one snapshot in 3 of this large window), target 1050."
+    assert line in render_report(evaluation)
+
+
+@pytest.mark.parametrize(
+    ("samples", "sequences", "max_samples", "stride"),
+    [
+        (3_150, 22, 1_100, 3),
+        (900, 22, 1_100, 1),
+        (5_000, 1, 1_000, 1),
+        (5_000, 8, 1_000, 2),
+        (9_000_000, 1_000, 500_000, 18),
+    ],
+)
+def test_a_stride_leaves_a_few_snapshots_at_least(samples, sequences, max_samples, stride):
+    """One large snapshot is read whole: a stride close to the sequence numbers in the window could read none."""
+    assert _stride(samples, sequences, max_samples) == stride
 
 
 def test_the_collector_refuses_too_few_samples_in_one_line(tmp_path):
     result = run_cli("collector", "serve", "--db", str(tmp_path / "s.duckdb"), "--max-samples", "10")
     assert result.returncode == 2
     assert result.stderr.strip() == "envparity: error: --max-samples 10: at least 1,000, or the checks lack samples"
+
+
+def test_the_service_refuses_no_samples():
+    with pytest.raises(ValueError, match="max_samples 0: at least 1"):
+        ParityService(None, max_samples=0)  # type: ignore[arg-type]
