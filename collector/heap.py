@@ -10,13 +10,14 @@ in use and the resident size climbed for as long as the data in the window grew.
 ``tune`` caps the arenas and fixes the mapping threshold (what ``MALLOC_ARENA_MAX``
 and ``MALLOC_MMAP_THRESHOLD_`` would do, without relying on the environment the
 process was started with); ``trim`` returns the free pages of every arena to the
-system (``malloc_trim``). Both do nothing where the C library is not glibc.
+system (``malloc_trim``). Both do nothing where the C library is not glibc. They
+reach what Python and NumPy allocate; DuckDB keeps its own allocator, bounded by
+its memory limit.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger("envparity.collector")
@@ -27,11 +28,13 @@ _M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # mallopt parameters (malloc.h)
 
 
 def _glibc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
+    """This process's C library when it is glibc (which names its version), else None."""
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "malloc_trim"):
         return None
-    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return libc
 
 
 _LIBC = _glibc()
@@ -41,12 +44,13 @@ def tune() -> bool:
     """Cap the arenas and fix the mapping threshold for this process; False where that is not glibc's to set."""
     if _LIBC is None:
         return False
-    done = bool(_LIBC.mallopt(_M_ARENA_MAX, ARENAS) == 1 and _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1)
-    if not done:
+    arenas = bool(_LIBC.mallopt(_M_ARENA_MAX, ARENAS) == 1)
+    mapped = bool(_LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1)
+    if not (arenas and mapped):
         log.warning("could not tune the C heap (mallopt refused); memory may fragment under load")
-    return done
+    return arenas and mapped
 
 
 def trim() -> bool:
     """Return the free pages of the heap to the system; True when some were."""
-    return bool(_LIBC is not None and _LIBC.malloc_trim(0))
+    return _LIBC is not None and bool(_LIBC.malloc_trim(0) == 1)

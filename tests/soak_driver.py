@@ -37,7 +37,7 @@ from helpers import base_fingerprint, envparity_cmd
 
 from envparity.agent.snapshot import build_snapshot
 from envparity.agent.wire import Sample
-from envparity.collector.store.resources import default_memory_limit, parse_size
+from envparity.collector.store.resources import memory_limit_bytes
 from envparity.localservers import free_port, wait_for_http
 
 HEADERS = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
@@ -52,8 +52,7 @@ PROCESS_BUDGET_MIB = 768
 
 def ceiling_mib(duckdb_memory_limit: str | None) -> float:
     """DuckDB's memory limit (the collector's default when None) plus the process's own budget, MiB."""
-    limit = parse_size(duckdb_memory_limit) if duckdb_memory_limit else default_memory_limit()
-    return limit / (1 << 20) + PROCESS_BUDGET_MIB
+    return memory_limit_bytes(duckdb_memory_limit) / (1 << 20) + PROCESS_BUDGET_MIB
 
 
 @contextlib.contextmanager

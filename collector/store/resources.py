@@ -44,8 +44,13 @@ def default_memory_limit() -> int:
     return min(GIB, _available_memory() // 4)
 
 
+def memory_limit_bytes(memory_limit: str | None = None) -> int:
+    """A limit like ``1GiB`` in bytes (None: the default)."""
+    return parse_size(memory_limit) if memory_limit else default_memory_limit()
+
+
 def duckdb_config(memory_limit: str | None = None) -> dict[str, str | int]:
     """DuckDB's ``config`` connection argument for a limit like ``1GiB`` (None: the default)."""
-    limit = parse_size(memory_limit) if memory_limit else default_memory_limit()
+    limit = memory_limit_bytes(memory_limit)
     threads = max(1, min(os.cpu_count() or 1, limit // BYTES_PER_THREAD))
     return {"memory_limit": f"{limit}B", "threads": threads}

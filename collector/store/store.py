@@ -27,7 +27,7 @@ from envparity.collector.store.ingest import IngestResult, PreparedSnapshot, ins
 from envparity.collector.store.losses import AgentLosses, agent_losses, environment_losses
 from envparity.collector.store.migrations import lock_schema, migrate
 from envparity.collector.store.partitions import create_ahead, drop_before
-from envparity.collector.store.resources import duckdb_config
+from envparity.collector.store.resources import duckdb_config, memory_limit_bytes
 from envparity.collector.store.sql import as_utc, naive_utc
 
 # The DuckDB dialect named directly: found through package entry points, SQLAlchemy would scan
@@ -51,9 +51,8 @@ class Store:
         self.url = url
         self.is_duckdb = url.startswith("duckdb")
         # DuckDB's memory and threads bounded (default: 1 GiB or a quarter of the memory, whichever is smaller).
-        config = duckdb_config(duckdb_memory_limit) if self.is_duckdb else None
-        self.memory_limit = int(str(config["memory_limit"]).removesuffix("B")) if config else None  # DuckDB's
-        connect_args = {"config": config} if config else {}
+        self.memory_limit = memory_limit_bytes(duckdb_memory_limit) if self.is_duckdb else None  # DuckDB's
+        connect_args = {"config": duckdb_config(duckdb_memory_limit)} if self.is_duckdb else {}
         self.engine = sa.create_engine(url, pool_pre_ping=not self.is_duckdb, connect_args=connect_args)
         # DuckDB has one writer per process; serialising writes avoids conflict aborts.
         self._write_lock = threading.Lock() if self.is_duckdb else None

@@ -23,9 +23,9 @@ from envparity.monitoring.promql import (
     FAIL,
     FAILING,
     checks,
-    collector_resident_memory,
     collector_up,
     judged_like,
+    of_job,
     select,
     value_while,
 )
@@ -169,7 +169,7 @@ def _collector() -> Row:
                 "the process itself.",
                 "bytes",
                 [
-                    (collector_resident_memory(_RULES.collector_job, SCOPE), "resident {{instance}}"),
+                    (of_job("process_resident_memory_bytes", _RULES.collector_job, SCOPE), "resident {{instance}}"),
                     (select("envparity_store_memory_bytes", SCOPE), "DuckDB buffers {{instance}}"),
                     (select("envparity_store_memory_limit_bytes", SCOPE), "DuckDB limit {{instance}}"),
                 ],

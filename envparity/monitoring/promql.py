@@ -74,11 +74,12 @@ def value_while(matchers: str, status: str) -> str:
     return f"{value} and on ({CHECK_BY}) {verdict} {status}"
 
 
+def of_job(series: str, job: str, matchers: str = "") -> str:
+    """A series of the collector's scrape job that the catalogue does not hold: Prometheus's own ``up``, or
+    prometheus-client's ``process_resident_memory_bytes``."""
+    return f'{series}{{job="{job}"{", " + matchers if matchers else ""}}}'
+
+
 def collector_up(job: str, matchers: str = "") -> str:
-    """Prometheus's own ``up`` series of the collector's scrape job (not in the catalogue: Prometheus writes it)."""
-    return f'up{{job="{job}"{", " + matchers if matchers else ""}}}'
-
-
-def collector_resident_memory(job: str, matchers: str = "") -> str:
-    """The collector process's resident memory (prometheus-client's process collector, not in the catalogue)."""
-    return f'process_resident_memory_bytes{{job="{job}"{", " + matchers if matchers else ""}}}'
+    """1 while Prometheus reaches the collector's scrape job, 0 when a scrape fails."""
+    return of_job("up", job, matchers)

@@ -22,4 +22,4 @@ def test_collector_rss_stays_under_ceiling_with_evaluation_on(tmp_path: Path) ->
     assert not result.failures, result.failures[:5]
     assert result.sent > 0 and result.acked == result.sent, result.summary()
     assert result.peak_mib < ceiling_mib(LIMIT), result.summary()
-    assert max(result.store_mib) <= 256, result.summary()
+    assert 0 < max(result.store_mib) <= 256, result.summary()  # 0: the metric was not read

@@ -7,13 +7,14 @@ the block is a mapping of its own. ``heap.trim`` hands the free pages of the are
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 _PROBE = """
 import ctypes, sys
 from envparity.collector import heap
-libc = ctypes.CDLL("libc.so.6")
+libc = ctypes.CDLL(None)
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
@@ -30,7 +31,7 @@ print(libc.mallinfo2().hblkhd >> 20)
 _TRIM = """
 import ctypes
 from envparity.collector import heap
-libc = ctypes.CDLL("libc.so.6")
+libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 def rss():
@@ -50,7 +51,11 @@ print(before, freed, rss(), trimmed)
 
 
 def _run(code: str, *args: str) -> str:
-    return subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True).stdout
+    """``code`` in a fresh process with glibc's defaults (no ``MALLOC_*`` tunables from this environment)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
 
 
 def test_tuned_heap_maps_large_blocks_of_their_own_after_a_free() -> None:
