@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from envparity.collector.parity.causes import CauseAnalysis, rank_causes
+from envparity.collector.parity.causes import HORIZON, CauseAnalysis, rank_causes
 from envparity.collector.parity.checks.golden import GoldenProbes
 from envparity.collector.parity.dataset import EnvironmentData, ShadowPairs
 from envparity.collector.parity.diff_rules import DiffRule
@@ -141,7 +141,10 @@ class ParityService:
         read = _ServiceInputs(environments, (start, end))
         tolerance, rules = self.config.thresholds(service).feature_tolerance, self.config.rules(service)
         fingerprints = self._fingerprints(service, specs)
-        histories = fingerprint_histories(self.store, service, self._fingerprinted(specs), end)
+        streaks = {pair: failing_since(self.store, service, *pair, end) for pair in pairs}
+        # A change counts as time evidence up to HORIZON before a symptom first failed: older ones need not be read.
+        since = min([end, *(at for streak in streaks.values() for at in streak.values())]) - HORIZON
+        histories = fingerprint_histories(self.store, service, self._fingerprinted(specs), end, since)
         for baseline, target in pairs:
             try:
                 shadow: ShadowPairs | Future[ShadowPairs] = ShadowPairs()
@@ -154,7 +157,7 @@ class ParityService:
                     shadow,
                     *self._fingerprint_diff(fingerprints, baseline, target, rules),
                     changed_at=changed,
-                    failing_since=failing_since(self.store, service, baseline, target, end),
+                    failing_since=streaks[(baseline, target)],
                     golden=GoldenProbes(answers[baseline], answers[target], tolerances),
                 )
             except Exception as exc:  # handed to the evaluation, which logs it

@@ -25,16 +25,38 @@ if TYPE_CHECKING:
 MAX_CHANGES = 100  # the newest fingerprint changes read per environment
 
 
+def _seeds(conn: sa.Connection, service: str, environments: list[str], since: datetime) -> dict[str, tuple[str, str]]:
+    """Per environment, the fingerprint (hash, body) of its newest snapshot before ``since``: what it ran then."""
+    s, f = schema.snapshots, schema.fingerprints
+    seeds = {}
+    for env in environments:  # one top-1 read each: an index range on PostgreSQL, a filtered scan on DuckDB
+        query = (
+            sa.select(s.c.fingerprint_hash, f.c.body)
+            .join(f, f.c.hash == s.c.fingerprint_hash)
+            .where(s.c.service == service, s.c.environment == env, s.c.window_end < naive_utc(since))
+            .order_by(s.c.window_end.desc(), s.c.received_at.desc())
+            .limit(1)
+        )
+        row = conn.execute(query).one_or_none()
+        if row is not None:
+            seeds[env] = (row[0], row[1])
+    return seeds
+
+
 def fingerprint_histories(
-    store: Store, service: str, environments: list[str], until: datetime
+    store: Store, service: str, environments: list[str], until: datetime, since: datetime | None = None
 ) -> dict[str, list[tuple[datetime, Fingerprint]]]:
     """Per environment, its newest ``MAX_CHANGES`` fingerprints up to ``until``, oldest first.
 
     Each is dated by the start of the window of the first snapshot that carried it after
-    another one (or none): when the environment began running with it.
+    another one (or none): when the environment began running with it. With ``since``, only
+    snapshots from then on are read (the cycle's cost stays that of the recent past, not of
+    the retention period); the history then starts with the fingerprint the environment ran
+    before ``since``, dated ``since``, so that a change just after it is still one.
     """
     s, f = schema.snapshots, schema.fingerprints
     order = (s.c.window_end, s.c.received_at)
+    bounds = [s.c.window_end <= naive_utc(until)] + ([s.c.window_end >= naive_utc(since)] if since else [])
     ordered = (
         sa.select(
             s.c.environment,
@@ -43,12 +65,7 @@ def fingerprint_histories(
             sa.func.lag(s.c.fingerprint_hash).over(partition_by=s.c.environment, order_by=order).label("before"),
             sa.func.row_number().over(partition_by=s.c.environment, order_by=order).label("position"),
         )
-        .where(
-            s.c.service == service,
-            s.c.environment.in_(environments),
-            s.c.fingerprint_hash.is_not(None),
-            s.c.window_end <= naive_utc(until),
-        )
+        .where(s.c.service == service, s.c.environment.in_(environments), s.c.fingerprint_hash.is_not(None), *bounds)
         .subquery()
     )
     changed = ordered.c.before.is_(None) | (ordered.c.before != ordered.c.fingerprint_hash)
@@ -66,14 +83,17 @@ def fingerprint_histories(
         .subquery()
     )
     query = (
-        sa.select(newest.c.environment, newest.c.window_start, newest.c.fingerprint_hash, f.c.body)
+        sa.select(newest.c.environment, newest.c.window_start, newest.c.fingerprint_hash, f.c.body, newest.c.position)
         .join(f, f.c.hash == newest.c.fingerprint_hash)
         .where(newest.c.recency <= MAX_CHANGES)
         .order_by(newest.c.environment, newest.c.position)
     )
     histories: dict[str, list[tuple[datetime, Fingerprint]]] = {env: [] for env in environments}
     with store.engine.connect() as conn:
-        for env, start, fp_hash, body in conn.execute(query):
+        seeds = _seeds(conn, service, environments, since) if since else {}
+        for env, start, fp_hash, body, position in conn.execute(query):
+            if position == 1 and env in seeds and since is not None:  # the history reaches back to ``since``
+                histories[env].append((since.astimezone(UTC), _fingerprint(*seeds[env])))
             histories[env].append((start.replace(tzinfo=UTC), _fingerprint(fp_hash, body)))  # naive UTC
     return histories
 
