@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
-from envparity.agent.environ import env_number, env_str
+from envparity.agent.environ import env_int, env_number, env_str
 from envparity.agent.fingerprint import take_fingerprint
 from envparity.agent.gpu import GpuSampler
 from envparity.agent.jobs import Jobs
@@ -119,9 +119,9 @@ class Agent:
         }
         options = {k: overrides.pop(k) for k in list(overrides) if k in names}
         options.setdefault("window_s", env_number("ENVPARITY_WINDOW_S", 60.0))
-        options.setdefault("sample_size", int(env_number("ENVPARITY_SAMPLE_SIZE", DEFAULT_SAMPLE_SIZE)))
+        options.setdefault("sample_size", env_int("ENVPARITY_SAMPLE_SIZE", DEFAULT_SAMPLE_SIZE))
         if os.environ.get("ENVPARITY_METRICS_PORT"):
-            options.setdefault("metrics_port", int(env_number("ENVPARITY_METRICS_PORT", 0)))
+            options.setdefault("metrics_port", env_int("ENVPARITY_METRICS_PORT", 0))
         options.setdefault("metrics_host", env_str("ENVPARITY_METRICS_HOST", DEFAULT_METRICS_HOST))
         return cls(AgentSettings.from_env(**overrides), **options)
 

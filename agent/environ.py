@@ -6,6 +6,7 @@ module must stay cheap to import.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, overload
 from urllib.parse import urlsplit
@@ -36,6 +37,14 @@ def env_number(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def env_int(name: str, default: int) -> int:
+    """A whole number (``1000`` or ``1e3``); SettingsError for a fraction, NaN or infinity rather than a silent cut."""
+    value = env_number(name, default)
+    if not math.isfinite(value) or value != int(value):
+        raise SettingsError(f"{name}={os.environ.get(name)!r} is not a whole number")
+    return int(value)
 
 
 def http_url(what: str, value: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 
 from platformdirs import user_state_dir
 
-from envparity.agent.environ import SettingsError, env_number, env_str, http_url, tls_verify
+from envparity.agent.environ import SettingsError, env_int, env_number, env_str, http_url, tls_verify
 from envparity.agent.fingerprint import FingerprintSources
 from envparity.agent.push import DEFAULT_MAX_ATTEMPTS
 from envparity.agent.spool import DEFAULT_MAX_BYTES
@@ -99,10 +99,10 @@ class AgentSettings:
             token=env_str("ENVPARITY_TOKEN"),
             agent_id=env_str("ENVPARITY_AGENT_ID"),
             spool_dir=Path(p) if (p := env_str("ENVPARITY_SPOOL_DIR")) else None,
-            spool_max_bytes=int(env_number("ENVPARITY_SPOOL_MAX_BYTES", DEFAULT_MAX_BYTES)),
+            spool_max_bytes=env_int("ENVPARITY_SPOOL_MAX_BYTES", DEFAULT_MAX_BYTES),
             push_timeout_s=env_number("ENVPARITY_PUSH_TIMEOUT_S", 10.0),
             ca_file=Path(c) if (c := env_str("ENVPARITY_CA_FILE")) else None,
-            max_attempts=int(env_number("ENVPARITY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
+            max_attempts=env_int("ENVPARITY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
             mask_features=mask_mode(env_str("ENVPARITY_MASK_FEATURES", "auto"), "ENVPARITY_MASK_FEATURES"),
             mask_names=names_list(env_str("ENVPARITY_MASK_NAMES", "")),
             keep_names=names_list(env_str("ENVPARITY_KEEP_NAMES", "")),

@@ -27,8 +27,9 @@ from envparity.collector.auth import Authorizer
 from envparity.collector.exporter.gpu import DEFAULT_STALE_AFTER
 from envparity.collector.parity.model import ParityConfig
 from envparity.collector.scheduler import start_scheduler
-from envparity.collector.service import DEFAULT_MAX_SAMPLES, ParityService
+from envparity.collector.service import ParityService
 from envparity.collector.store import Store, database_url
+from envparity.collector.store.resources import DEFAULT_MAX_SAMPLES
 
 log = logging.getLogger("envparity.collector")
 

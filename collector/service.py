@@ -39,6 +39,7 @@ from envparity.collector.store.environment_reader import (
 from envparity.collector.store.history import failing_since, fingerprint_histories
 from envparity.collector.store.leases import Leases
 from envparity.collector.store.probes import read_probes
+from envparity.collector.store.resources import DEFAULT_MAX_SAMPLES, MIN_MAX_SAMPLES
 
 if TYPE_CHECKING:
     from envparity.agent.wire import Fingerprint
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("envparity.collector.parity")
 REFERENCE_PREFIX = "ref."
 READERS = 2  # services read ahead, each on a thread of its own, while one is compared
-# An environment with more samples in the window is thinned to about this many (one snapshot in N), so that an
-# evaluation's memory is bounded whatever the traffic; the statistics need far fewer to detect any practical drift.
-DEFAULT_MAX_SAMPLES = 500_000
 _ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 Pair = tuple[str, str, str]  # service, baseline, target
 
@@ -95,8 +93,8 @@ class ParityService:
         window: timedelta = timedelta(hours=1),
         max_samples: int | None = DEFAULT_MAX_SAMPLES,
     ):
-        if max_samples is not None and max_samples < 1:
-            raise ValueError(f"max_samples {max_samples}: at least 1")
+        if max_samples is not None and max_samples < MIN_MAX_SAMPLES:
+            raise ValueError(f"max_samples {max_samples}: at least {MIN_MAX_SAMPLES:,}, or the checks lack samples")
         self.store, self.config, self.window, self.max_samples = store, config or ParityConfig(), window, max_samples
         self._exported: dict[Pair, EvaluationRecord] = {}
         self.last_success: float | None = None

@@ -1,4 +1,6 @@
-"""DuckDB's resources: a memory limit (else DuckDB takes 80 % of the machine) and threads to match it.
+"""The collector's resource bounds: DuckDB's memory limit (else DuckDB takes 80 % of the machine) and threads to
+match it, and how many samples of an environment an evaluation reads (cheap to import: the command line reads
+its defaults from here).
 
 The default limit is 1 GiB or a quarter of the memory this process may use (its
 cgroup's limit in a container, else the machine's), whichever is smaller; past it
@@ -13,6 +15,10 @@ import re
 from pathlib import Path
 
 GIB = 1 << 30
+# An environment with more samples in the window is thinned to about this many (one snapshot in N), so that an
+# evaluation's memory is bounded whatever the traffic; the statistics need far fewer to detect any practical drift.
+DEFAULT_MAX_SAMPLES = 500_000
+MIN_MAX_SAMPLES = 1_000  # fewer would starve the checks of samples
 BYTES_PER_THREAD = 256 << 20
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}

@@ -56,7 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    parser = build_parser()
+    try:
+        parser = build_parser()  # options take their defaults from ENVPARITY_* variables, which may be malformed
+    except ValueError as exc:
+        print(f"envparity: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     try:

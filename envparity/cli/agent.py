@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envparity.agent.environ import env_number, env_str, http_url
+from envparity.agent.environ import env_int, env_number, env_str, http_url
 from envparity.cli.exits import EXIT_DEAD_LETTERED, EXIT_OK, EXIT_SPOOLED
 from envparity.cli.probe import add_probe_options, optional_probe_config, probe_config
 from envparity.cli.sources import add_source_options, sources_from_args
@@ -59,7 +59,7 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sample-size",
         type=int,
-        default=int(env_number("ENVPARITY_SAMPLE_SIZE", 2000)),
+        default=env_int("ENVPARITY_SAMPLE_SIZE", 2000),
         help="sampled requests per window (default $ENVPARITY_SAMPLE_SIZE or 2000)",
     )
     parser.add_argument(

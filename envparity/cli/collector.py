@@ -8,9 +8,8 @@ import os
 import socket
 from pathlib import Path
 
-from envparity.agent.environ import env_number, env_str
-
-MIN_MAX_SAMPLES = 1_000
+from envparity.agent.environ import env_int, env_number, env_str
+from envparity.collector.store.resources import DEFAULT_MAX_SAMPLES, MIN_MAX_SAMPLES
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,7 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--port",
         type=int,
-        default=int(env_number("ENVPARITY_PORT", 8400)),
+        default=env_int("ENVPARITY_PORT", 8400),
         help="port to listen on (default $ENVPARITY_PORT or 8400)",
     )
     serve.add_argument(
@@ -56,20 +55,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--max-body-bytes",
         type=int,
-        default=int(env_number("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024)),
+        default=env_int("ENVPARITY_MAX_BODY_BYTES", 8 * 1024 * 1024),
         help="largest request body accepted, after decompression (default $ENVPARITY_MAX_BODY_BYTES or 8 MiB)",
     )
     serve.add_argument(
         "--max-inflight-ingests",
         type=int,
-        default=int(env_number("ENVPARITY_MAX_INFLIGHT_INGESTS", 64)),
+        default=env_int("ENVPARITY_MAX_INFLIGHT_INGESTS", 64),
         help="ingests handled at once; more are answered 429 with Retry-After "
         "(default $ENVPARITY_MAX_INFLIGHT_INGESTS or 64)",
     )
     serve.add_argument(
         "--ingest-group",
         type=int,
-        default=int(env_number("ENVPARITY_INGEST_GROUP", 32)),
+        default=env_int("ENVPARITY_INGEST_GROUP", 32),
         help="snapshots arriving together written in one transaction at most (group commit); 1 writes each alone "
         "(default $ENVPARITY_INGEST_GROUP or 32)",
     )
@@ -116,9 +115,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--max-samples",
         type=int,
-        default=int(env_number("ENVPARITY_MAX_SAMPLES", 500_000)),
+        default=env_int("ENVPARITY_MAX_SAMPLES", DEFAULT_MAX_SAMPLES),
         help="samples of an environment an evaluation reads at most; a window holding more is thinned to about "
-        "this many, one snapshot in N (default $ENVPARITY_MAX_SAMPLES or 500000)",
+        f"this many, one snapshot in N (default $ENVPARITY_MAX_SAMPLES or {DEFAULT_MAX_SAMPLES})",
     )
     serve.set_defaults(handler=_serve)
 
