@@ -147,5 +147,5 @@ def test_the_collector_refuses_too_few_samples_in_one_line(tmp_path):
 
 
 def test_the_service_refuses_no_samples():
-    with pytest.raises(ValueError, match="^max_samples 999: at least 1,000, or the checks lack samples$"):
+    with pytest.raises(ValueError, match=r"^max_samples 999: at least 1,000, or the checks lack samples$"):
         ParityService(None, max_samples=999)  # type: ignore[arg-type]
