@@ -139,12 +139,16 @@ class ParityService:
         read = _ServiceInputs(environments, (start, end))
         tolerance, rules = self.config.thresholds(service).feature_tolerance, self.config.rules(service)
         fingerprints = self._fingerprints(service, specs)
-        streaks = {pair: failing_since(self.store, service, *pair, end) for pair in pairs}
+        streaks = {pair: self._streaks(service, pair, end) for pair in pairs}
         # A change counts as time evidence up to HORIZON before a symptom first failed: older ones need not be read.
-        since = min([end, *(at for streak in streaks.values() for at in streak.values())]) - HORIZON
+        began = [at for streak in streaks.values() if not isinstance(streak, Exception) for at in streak.values()]
+        since = min([end, *began]) - HORIZON
         histories = fingerprint_histories(self.store, service, self._fingerprinted(specs), end, since)
         for baseline, target in pairs:
             try:
+                streak = streaks[(baseline, target)]
+                if isinstance(streak, Exception):
+                    raise streak
                 shadow: ShadowPairs | Future[ShadowPairs] = ShadowPairs()
                 if shares_requests(environments[baseline], environments[target]):  # matched while compared
                     shadow = self._matcher.submit(
@@ -155,12 +159,20 @@ class ParityService:
                     shadow,
                     *self._fingerprint_diff(fingerprints, baseline, target, rules),
                     changed_at=changed,
-                    failing_since=streaks[(baseline, target)],
+                    failing_since=streak,
                     golden=GoldenProbes(answers[baseline], answers[target], tolerances),
                 )
             except Exception as exc:  # handed to the evaluation, which logs it
                 read.pairs[(baseline, target)] = exc
         return read
+
+    def _streaks(self, service: str, pair: tuple[str, str], end: datetime) -> dict[str, datetime] | Exception:
+        """When each symptom of the pair's current streak first failed, or why that could not be read (that pair's
+        evaluation fails with it; the others go on)."""
+        try:
+            return failing_since(self.store, service, *pair, end)
+        except Exception as exc:
+            return exc
 
     def check_known(self, service: str, *environments: str, names: dict[str, list[str]] | None = None) -> None:
         """Raise NotFound naming the environments without data (``names``: the store's, when already read).

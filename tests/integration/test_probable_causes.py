@@ -187,3 +187,26 @@ def test_metrics_export_the_top_causes_of_the_scheduled_evaluation(evaluated) ->
     assert f'cause="{NORMALISATION}"' in labels and 'dimension="artifacts"' in labels and 'rank="1"' in labels
     assert 'service="fraud"' in labels and 'baseline="staging"' in labels and 'target="production"' in labels
     assert float(score) == 4.0  # declared (3) + structure (1) on data:amount_z, which fails
+
+
+def test_a_pair_whose_streak_cannot_be_read_fails_alone(store_url: str, tmp_path: Path, monkeypatch) -> None:
+    """The streaks are read for every pair before the fingerprint history: one unreadable streak (a corrupt stored
+    evaluation, say) fails its own pair, not the service's other pairs."""
+    import envparity.collector.service as service_module
+
+    store = _store(store_url, tmp_path, _incident(tmp_path))
+    real = service_module.failing_since
+
+    def corrupt_for_one_pair(store: Store, service: str, baseline: str, target: str, until: datetime) -> dict:
+        if baseline == "production":
+            raise ValueError("stored evaluation body is not JSON")
+        return real(store, service, baseline, target, until)
+
+    monkeypatch.setattr(service_module, "failing_since", corrupt_for_one_pair)
+    pairs = [{"baseline": "staging", "target": "production"}, {"baseline": "production", "target": "staging"}]
+    config = ParityConfig(ThresholdsFile.model_validate({"services": {"fraud": {"pairs": pairs}}}))
+    try:
+        evaluated = ParityService(store, config).evaluate_all()
+    finally:
+        store.close()
+    assert [(e.baseline, e.target) for e in evaluated] == [("staging", "production")]
